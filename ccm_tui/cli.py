@@ -1,0 +1,76 @@
+"""Command line: ``ccm-tui`` (the TUI), ``serve``, ``route``, ``config init|check|import``.
+
+Each command lives in its own module under :mod:`ccm_tui.commands`, imported only when used so
+that ``ccm-tui serve`` never loads Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="PATH", help="config file (default: $CCM_CONFIG or the XDG config dir)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ccm-tui",
+        description="Run Claude Code against any model through an embedded routing proxy.",
+        epilog="Arguments after `--` are passed to claude unchanged.",
+    )
+    parser.add_argument("--version", action="version", version=f"ccm-tui {__version__}")
+    _add_config(parser)
+    parser.add_argument("--claude-bin", metavar="PATH", help="claude executable (default: $CCM_CLAUDE_BIN or `claude`)")
+    parser.add_argument("--no-embed", action="store_true", help="give claude the real terminal; dashboard returns after")
+    parser.add_argument("--keep-open", action="store_true", help="keep the dashboard open when claude exits")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the proxy headless and log one line per request")
+    _add_config(serve)
+    serve.add_argument("--host", help="bind address (default from config: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default from config; 0 = any free port)")
+
+    route = sub.add_parser("route", help="dry-run the router on a request body and print the decision")
+    _add_config(route)
+    route.add_argument("file", metavar="FILE", help="a Messages request body, or a fixture with a `body` key ('-' = stdin)")
+
+    config = sub.add_parser("config", help="create, check or import a config file")
+    config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    init = config_sub.add_parser("init", help="write a commented config template")
+    _add_config(init)
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    check = config_sub.add_parser("check", help="validate the config and print problems with their line")
+    _add_config(check)
+    imp = config_sub.add_parser("import", help="convert a claude-code-router or CCM config")
+    _add_config(imp)
+    imp.add_argument("source", metavar="SRC", help="claude-code-router config.json or CCM-style TOML")
+    imp.add_argument("--output", metavar="DEST", help="where to write (default: the config path)")
+    imp.add_argument("--force", action="store_true", help="overwrite an existing file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    claude_args: list[str] = []
+    if "--" in args_list:
+        cut = args_list.index("--")
+        args_list, claude_args = args_list[:cut], args_list[cut + 1 :]
+    args = build_parser().parse_args(args_list)
+    args.claude_args = claude_args
+    if args.command == "serve":
+        from .commands.serve import run
+    elif args.command == "route":
+        from .commands.route import run
+    elif args.command == "config":
+        from .commands.config import run
+    else:
+        from .commands.tui import run
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,207 @@
+"""Configuration: TOML read and written with tomlkit, ``$VAR`` resolution, validation.
+
+The file is the user's: a write (route switch) changes one value and keeps comments, order
+and layout. Keys are :class:`Secret` objects so that no repr, log line or pane shows them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import tomlkit
+from tomlkit.exceptions import ParseError
+
+from .secrets import Secret, write_private
+
+PROVIDER_TYPES = ("anthropic", "openai", "gemini", "litellm")
+ROUTES = ("default", "background", "think", "long_context", "web_search", "subagent", "image")
+DEFAULT_LONG_CONTEXT_THRESHOLD = 60_000
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+class ConfigError(Exception):
+    """Invalid configuration; ``problems`` holds one human line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def default_config_path() -> Path:
+    """``--config`` wins over ``$CCM_CONFIG``, which wins over the XDG config dir."""
+    env = os.environ.get("CCM_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_config_dir("ccm-tui")) / "config.toml"
+
+
+def state_dir() -> Path:
+    return Path(platformdirs.user_state_dir("ccm-tui"))
+
+
+def parse_target(value: str) -> tuple[str, str]:
+    """``"provider,model"`` → ``("provider", "model")``; the model may itself contain commas."""
+    provider, sep, model = value.partition(",")
+    if not sep or not provider.strip() or not model.strip():
+        raise ValueError(f"{value!r} is not of the form 'provider,model'")
+    return provider.strip(), model.strip()
+
+
+@dataclass(slots=True)
+class ModelLimits:
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    vision: bool = True
+
+
+@dataclass(slots=True)
+class ProviderConfig:
+    name: str
+    type: str
+    base_url: str
+    api_key: Secret | None = None
+    models: list[str] = field(default_factory=list)
+    headers: dict[str, Secret] = field(default_factory=dict)
+    preset: str | None = None
+    max_tokens_cap: int | None = None
+    timeout: float = 600.0  # read timeout: long generations are slow between bytes
+    connect_timeout: float = 10.0
+    stall_timeout: float | None = None  # no byte for this long mid-stream → timeout_error
+    limits: dict[str, ModelLimits] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # provider-specific extras
+
+
+@dataclass(slots=True)
+class RouterConfig:
+    routes: dict[str, str] = field(default_factory=dict)  # route → "provider,model"
+    long_context_threshold: int = DEFAULT_LONG_CONTEXT_THRESHOLD
+    think_min_effort: str | None = None  # adaptive thinking at/above this effort counts as think
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    fallback: list[str] = field(default_factory=list)
+    fallbacks: dict[str, list[str]] = field(default_factory=dict)
+
+    def target(self, route: str) -> str | None:
+        """The target of a route, falling back to ``default``."""
+        return self.routes.get(route) or self.routes.get("default")
+
+
+@dataclass(slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 0
+    auth_token: Secret | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+
+@dataclass(slots=True)
+class Price:
+    input: float  # USD per million input tokens
+    output: float
+
+
+@dataclass(slots=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    providers: dict[str, ProviderConfig] = field(default_factory=dict)
+    router: RouterConfig = field(default_factory=RouterConfig)
+    budget_usd: float | None = None
+    budget_tokens: int | None = None
+    prices: dict[str, Price] = field(default_factory=dict)
+    path: Path | None = None
+    document: tomlkit.TOMLDocument | None = None
+    embedded_default: bool = False  # no file: pure passthrough to Anthropic
+
+    def all_models(self) -> list[tuple[str, str]]:
+        return [(p.name, m) for p in self.providers.values() for m in p.models]
+
+    def set_route(self, route: str, target: str | None) -> None:
+        """Change a route and write it back to the file, keeping comments and layout."""
+        if route not in ROUTES:
+            raise ConfigError([f"router.{route}: unknown route (one of {', '.join(ROUTES)})"])
+        if target is not None:
+            provider, _ = parse_target(target)
+            if provider not in self.providers:
+                raise ConfigError([f"router.{route}: unknown provider {provider!r}"])
+            self.router.routes[route] = target
+        else:
+            self.router.routes.pop(route, None)
+        if self.path is None:
+            return
+        doc = self.document if self.document is not None else tomlkit.parse(template())
+        table = doc.get("router")
+        if table is None:
+            table = tomlkit.table()
+            doc["router"] = table
+        if target is None:
+            table.pop(route, None)
+        else:
+            table[route] = target
+        self.document = doc
+        write_private(self.path, tomlkit.dumps(doc))
+
+
+def template() -> str:
+    """The commented file ``ccm-tui config init`` writes."""
+    return (Path(__file__).with_name("config_template.toml")).read_text(encoding="utf-8")
+
+
+def embedded_default() -> Config:
+    key = os.environ.get("ANTHROPIC_API_KEY")
+    provider = ProviderConfig(
+        name="anthropic",
+        type="anthropic",
+        base_url=os.environ.get("CCM_ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+        api_key=Secret(key) if key else None,
+    )
+    return Config(providers={"anthropic": provider}, embedded_default=True)
+
+
+def load_config(path: Path | str | None = None, *, env: dict[str, str] | None = None) -> Config:
+    """Load and validate; no file at the default path means the embedded passthrough default.
+
+    An explicitly named file (argument or ``$CCM_CONFIG``) must exist.
+    """
+    explicit = path is not None or bool(os.environ.get("CCM_CONFIG"))
+    file = Path(path).expanduser() if path is not None else default_config_path()
+    if not file.exists():
+        if explicit:
+            raise ConfigError([f"{file}: no such config file (create one with `ccm-tui config init`)"])
+        cfg = embedded_default()
+        cfg.path = file
+        return cfg
+    text = file.read_text(encoding="utf-8")
+    cfg = parse_config(text, env=os.environ if env is None else env, source=str(file))
+    cfg.path = file
+    return cfg
+
+
+def parse_config(text: str, *, env: Any = None, source: str = "config") -> Config:
+    from .config_validate import build_config  # validation lives in its own module
+
+    try:
+        doc = tomlkit.parse(text)
+    except ParseError as exc:
+        raise ConfigError([f"{source}:{exc.line}: TOML syntax error: {exc}"]) from None
+    cfg = build_config(doc.unwrap(), text, os.environ if env is None else env, source)
+    cfg.document = doc
+    return cfg
+
+
+def resolve_vars(value: str, env: Any, key: str) -> str:
+    """Replace ``$VAR``/``${VAR}``; a missing variable is an error naming the key."""
+    if "$" not in value:
+        return value
+
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        if name not in env:
+            raise KeyError(f"{key}: environment variable ${name} is not set")
+        return env[name]
+
+    return _VAR.sub(sub, value)

@@ -1,0 +1,274 @@
+"""Turn a parsed TOML mapping into a :class:`Config`, collecting every problem with its line."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .config import (
+    PROVIDER_TYPES,
+    ROUTES,
+    Config,
+    DEFAULT_MAX_BODY_BYTES,
+    ConfigError,
+    ModelLimits,
+    Price,
+    ProviderConfig,
+    RouterConfig,
+    ServerConfig,
+    parse_target,
+    resolve_vars,
+)
+from .secrets import Secret
+
+OPENAI_PRESETS = ("openrouter", "deepseek", "groq", "ollama", "vllm", "lmstudio", "together", "openai")
+DEFAULT_BASE_URLS = {
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+    "litellm": "http://127.0.0.1:4000",
+}
+_PROVIDER_KEYS = {
+    "type", "base_url", "api_key", "models", "headers", "preset", "max_tokens_cap", "timeout",
+    "connect_timeout", "stall_timeout", "limits", "options",
+}
+_ROUTER_KEYS = {*ROUTES, "long_context_threshold", "think_min_effort", "rules", "fallback", "fallbacks"}
+_EFFORTS = ("low", "medium", "high", "max")
+
+
+def line_of(text: str, path: tuple[str, ...]) -> int | None:
+    """Best-effort line number of ``a.b.key`` in the TOML source (for messages only)."""
+    if not path:
+        return None
+    *tables, key = path
+    want = ".".join(tables)
+    current = ""
+    key_re = re.compile(rf"^\s*(\"?){re.escape(key)}\1\s*=")
+    header_line = None
+    for number, line in enumerate(text.splitlines(), 1):
+        header = re.match(r"^\s*\[+\s*([^\]]+?)\s*\]+", line)
+        if header:
+            current = header.group(1).replace('"', "").replace(" ", "")
+            if current == ".".join(path):
+                header_line = number
+            continue
+        if current == want and key_re.match(line):
+            return number
+    return header_line
+
+
+class _Builder:
+    def __init__(self, text: str, env: Any, source: str) -> None:
+        self.text, self.env, self.source = text, env, source
+        self.problems: list[str] = []
+
+    def problem(self, path: tuple[str, ...], message: str) -> None:
+        line = line_of(self.text, path)
+        where = f"{self.source}:{line}" if line else self.source
+        self.problems.append(f"{where}: {'.'.join(path)}: {message}")
+
+    def string(self, data: dict, path: tuple[str, ...], default: str | None = None) -> str | None:
+        value = data.get(path[-1], default)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.problem(path, f"expected a string, got {type(value).__name__}")
+            return default
+        try:
+            return resolve_vars(value, self.env, ".".join(path))
+        except KeyError as exc:
+            self.problem(path, exc.args[0].split(": ", 1)[1])
+            return None
+
+    def number(self, data: dict, path: tuple[str, ...], kind: type, default: Any, low: float = 0) -> Any:
+        value = data.get(path[-1], default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+            self.problem(path, f"expected {'a number' if kind is float else 'an integer'}, got {value!r}")
+            return default
+        if value < low:
+            self.problem(path, f"must be at least {low}, got {value}")
+            return default
+        return kind(value)
+
+    def target(self, value: Any, path: tuple[str, ...], providers: dict[str, ProviderConfig]) -> str | None:
+        if not isinstance(value, str):
+            self.problem(path, f"expected \"provider,model\", got {value!r}")
+            return None
+        try:
+            provider, model = parse_target(resolve_vars(value, self.env, ".".join(path)))
+        except (ValueError, KeyError) as exc:
+            self.problem(path, str(exc.args[0]))
+            return None
+        if provider not in providers:
+            self.problem(path, f"unknown provider {provider!r} (defined: {', '.join(providers) or 'none'})")
+            return None
+        return f"{provider},{model}"
+
+    # -- sections --------------------------------------------------------------------------
+    def server(self, data: dict) -> ServerConfig:
+        token = self.string(data, ("server", "auth_token"))
+        return ServerConfig(
+            host=self.string(data, ("server", "host"), "127.0.0.1") or "127.0.0.1",
+            port=self.number(data, ("server", "port"), int, 0),
+            auth_token=Secret(token) if token else None,
+            max_body_bytes=self.number(data, ("server", "max_body_bytes"), int, DEFAULT_MAX_BODY_BYTES, 1024),
+        )
+
+    def provider(self, name: str, data: Any) -> ProviderConfig | None:
+        base = ("providers", name)
+        if not isinstance(data, dict):
+            self.problem(base, "expected a table")
+            return None
+        for key in sorted(set(data) - _PROVIDER_KEYS):
+            self.problem((*base, key), "unknown key")
+        kind = data.get("type")
+        preset = self.string(data, (*base, "preset"))
+        if kind not in PROVIDER_TYPES:
+            self.problem((*base, "type"), f"must be one of {', '.join(PROVIDER_TYPES)}, got {kind!r}")
+            return None
+        if preset is not None and (kind != "openai" or preset not in OPENAI_PRESETS):
+            self.problem((*base, "preset"), f"presets are for type=\"openai\": one of {', '.join(OPENAI_PRESETS)}")
+            preset = None
+        base_url = self.string(data, (*base, "base_url")) or DEFAULT_BASE_URLS.get(kind)
+        if base_url is None and preset is None:
+            self.problem((*base, "base_url"), "required (or give a preset)")
+        elif base_url is not None and not re.match(r"^https?://[^/\s]+", base_url):
+            self.problem((*base, "base_url"), f"must be an http(s) URL, got {base_url!r}")
+        key = self.string(data, (*base, "api_key"))
+        models = data.get("models", [])
+        if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
+            self.problem((*base, "models"), "expected a list of model names")
+            models = []
+        headers = data.get("headers", {})
+        if not isinstance(headers, dict):
+            self.problem((*base, "headers"), "expected a table of header = value")
+            headers = {}
+        resolved_headers = {}
+        for header in headers:
+            value = self.string(headers, (*base, "headers", header))
+            if value is not None:
+                resolved_headers[header] = Secret(value)
+        return ProviderConfig(
+            name=name,
+            type=kind,
+            base_url=(base_url or "").rstrip("/"),
+            api_key=Secret(key) if key else None,
+            models=list(models),
+            headers=resolved_headers,
+            preset=preset,
+            max_tokens_cap=self.number(data, (*base, "max_tokens_cap"), int, None, 1),
+            timeout=self.number(data, (*base, "timeout"), float, 600.0, 0.001),
+            connect_timeout=self.number(data, (*base, "connect_timeout"), float, 10.0, 0.001),
+            stall_timeout=self.number(data, (*base, "stall_timeout"), float, None, 0.001),
+            limits=self.limits(data.get("limits", {}), (*base, "limits")),
+            options=dict(data.get("options", {})) if isinstance(data.get("options", {}), dict) else {},
+        )
+
+    def limits(self, data: Any, path: tuple[str, ...]) -> dict[str, ModelLimits]:
+        if not isinstance(data, dict):
+            self.problem(path, "expected a table of \"MODEL\" = { context_window = N, max_output_tokens = N }")
+            return {}
+        out = {}
+        for model, entry in data.items():
+            if not isinstance(entry, dict):
+                self.problem((*path, model), "expected an inline table")
+                continue
+            vision = entry.get("vision", True)
+            if not isinstance(vision, bool):
+                self.problem((*path, model, "vision"), "expected true or false")
+                vision = True
+            out[model] = ModelLimits(
+                context_window=self.number(entry, (*path, model, "context_window"), int, None, 1),
+                max_output_tokens=self.number(entry, (*path, model, "max_output_tokens"), int, None, 1),
+                vision=vision,
+            )
+        return out
+
+    def router(self, data: dict, providers: dict[str, ProviderConfig]) -> RouterConfig:
+        router = RouterConfig()
+        for key in sorted(set(data) - _ROUTER_KEYS):
+            self.problem(("router", key), f"unknown key (routes: {', '.join(ROUTES)})")
+        for route in ROUTES:
+            if route in data:
+                target = self.target(data[route], ("router", route), providers)
+                if target:
+                    router.routes[route] = target
+        if "default" not in data:
+            self.problem(("router", "default"), "required: the route every other route falls back to")
+        router.long_context_threshold = self.number(
+            data, ("router", "long_context_threshold"), int, router.long_context_threshold, 1
+        )
+        effort = data.get("think_min_effort")
+        if effort is not None and effort not in _EFFORTS:
+            self.problem(("router", "think_min_effort"), f"one of {', '.join(_EFFORTS)}")
+        else:
+            router.think_min_effort = effort
+        rules = data.get("rules", [])
+        if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+            self.problem(("router", "rules"), "expected [[router.rules]] tables")
+        else:
+            for i, rule in enumerate(rules):
+                if self.target(rule.get("target"), ("router", "rules", str(i), "target"), providers):
+                    router.rules.append(dict(rule))
+        router.fallback = self.target_list(data.get("fallback", []), ("router", "fallback"), providers)
+        fallbacks = data.get("fallbacks", {})
+        if not isinstance(fallbacks, dict):
+            self.problem(("router", "fallbacks"), "expected a table: route = [\"provider,model\", ...]")
+        else:
+            for route, items in fallbacks.items():
+                if route not in ROUTES:
+                    self.problem(("router", "fallbacks", route), "unknown route")
+                    continue
+                router.fallbacks[route] = self.target_list(items, ("router", "fallbacks", route), providers)
+        return router
+
+    def target_list(self, items: Any, path: tuple[str, ...], providers: dict) -> list[str]:
+        if not isinstance(items, list):
+            self.problem(path, "expected a list of \"provider,model\"")
+            return []
+        return [t for t in (self.target(item, path, providers) for item in items) if t]
+
+    def prices(self, data: Any) -> dict[str, Price]:
+        if not isinstance(data, dict):
+            self.problem(("prices",), "expected a table: \"MODEL\" = { input = USD/Mtok, output = USD/Mtok }")
+            return {}
+        out = {}
+        for model, entry in data.items():
+            if not isinstance(entry, dict):
+                self.problem(("prices", model), "expected { input = N, output = N }")
+                continue
+            out[model] = Price(
+                input=self.number(entry, ("prices", model, "input"), float, 0.0),
+                output=self.number(entry, ("prices", model, "output"), float, 0.0),
+            )
+        return out
+
+
+def build_config(data: dict[str, Any], text: str, env: Any, source: str) -> Config:
+    b = _Builder(text, env, source)
+    for key in sorted(set(data) - {"server", "providers", "router", "budget", "prices"}):
+        b.problem((key,), "unknown section")
+    providers: dict[str, ProviderConfig] = {}
+    raw_providers = data.get("providers", {})
+    if not isinstance(raw_providers, dict) or not raw_providers:
+        b.problem(("providers",), "at least one [providers.NAME] table is required")
+    else:
+        for name, entry in raw_providers.items():
+            provider = b.provider(name, entry)
+            if provider:
+                providers[name] = provider
+    router_data = data.get("router", {})
+    router = b.router(router_data if isinstance(router_data, dict) else {}, providers)
+    budget = data.get("budget", {}) if isinstance(data.get("budget", {}), dict) else {}
+    cfg = Config(
+        server=b.server(data.get("server", {}) if isinstance(data.get("server", {}), dict) else {}),
+        providers=providers,
+        router=router,
+        budget_usd=b.number(budget, ("budget", "max_usd"), float, None),
+        budget_tokens=b.number(budget, ("budget", "max_tokens"), int, None),
+        prices=b.prices(data.get("prices", {})),
+    )
+    if b.problems:
+        raise ConfigError(b.problems)
+    return cfg

@@ -1,0 +1,195 @@
+"""What every provider module implements, and the I/O plumbing they share.
+
+A provider gets the Anthropic request (``model`` already the routed one) and answers with an
+:class:`UpstreamResponse`: a JSON body, or an async iterator of Anthropic SSE bytes. It raises
+:class:`~ccm_tui.errors.ProxyError` for anything that fails before the answer starts; a stream
+iterator raises it mid-stream and the proxy turns it into ``event: error``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from ..config import ProviderConfig
+from ..errors import ProxyError, UpstreamTimeout, UpstreamUnavailable, error_for_status
+from ..flow import Flow
+from ..sse import SSEDecoder, encode_event
+
+
+@dataclass(slots=True)
+class UpstreamResponse:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    stream: AsyncIterator[bytes] | None = None
+
+
+class StreamTranslator(Protocol):
+    """A pure state machine: upstream chunk (parsed JSON) in, Anthropic events out."""
+
+    def feed(self, chunk: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]: ...
+
+    def finish(self) -> list[tuple[str, dict[str, Any]]]:
+        """Close open blocks and end the message; raise ProxyError if the upstream was cut short."""
+        ...
+
+
+def record_event(flow: Flow, event_type: str, data: dict[str, Any]) -> None:
+    """Keep what the record needs from one Anthropic stream event (usage, stop reason, errors)."""
+    flow.keep_event(data)
+    if event_type == "message_start":
+        flow.usage.update(data.get("message", {}).get("usage"))
+    elif event_type == "message_delta":
+        flow.usage.update(data.get("usage"))
+        flow.stop_reason = (data.get("delta") or {}).get("stop_reason") or flow.stop_reason
+    elif event_type == "error":
+        err = data.get("error") or {}
+        flow.error, flow.error_type = err.get("message"), err.get("type")
+
+
+def transport_error(exc: Exception, provider: str) -> ProxyError:
+    """httpx failures → typed errors that name the provider (never the URL's query or a key)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeout(f"provider {provider!r} timed out ({type(exc).__name__})")
+    return UpstreamUnavailable(f"provider {provider!r} is unreachable: {type(exc).__name__}: {exc}")
+
+
+class Provider:
+    """Base class: holds the config and one pooled HTTP client."""
+
+    def __init__(self, config: ProviderConfig, client: httpx.AsyncClient | None = None) -> None:
+        self.config = config
+        self.name = config.name
+        self.client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
+            limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+            follow_redirects=False,
+        )
+
+    async def messages(self, flow: Flow, body: dict[str, Any], headers: Mapping[str, str]) -> UpstreamResponse:
+        raise NotImplementedError
+
+    async def count_tokens(self, flow: Flow, body: dict[str, Any], headers: Mapping[str, str]) -> int:
+        from ..tokens import count_request_tokens
+
+        return count_request_tokens(body, model=body.get("model"))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    # -- shared I/O ----------------------------------------------------------------------------
+    def parse_error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> ProxyError:
+        """Upstream error body → typed error. Providers override for their own shapes."""
+        message = _error_message(raw) or f"HTTP {status}"
+        return error_for_status(status, f"{self.name}: {message}", headers)
+
+    async def send(
+        self, flow: Flow, url: str, payload: dict[str, Any], headers: Mapping[str, str], *, stream: bool
+    ) -> httpx.Response:
+        """POST and return the response with its body unread; non-2xx raises the typed error."""
+        flow.upstream_url = url
+        flow.upstream_body = payload
+        request = self.client.build_request("POST", url, json=payload, headers=dict(headers))
+        try:
+            response = await self.client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.name) from None
+        flow.upstream_status = response.status_code
+        flow.upstream_headers = dict(response.headers)
+        if response.status_code >= 400:
+            try:
+                raw = await response.aread()
+            except httpx.HTTPError:
+                raw = b""
+            finally:
+                await response.aclose()
+            raise self.parse_error(response.status_code, raw, response.headers)
+        if not stream:
+            try:
+                await response.aread()
+            except httpx.HTTPError as exc:
+                raise transport_error(exc, self.name) from None
+            finally:
+                await response.aclose()
+        return response
+
+    async def read_json(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            snippet = response.content[:200].decode("utf-8", "replace")
+            raise UpstreamUnavailable(f"{self.name}: upstream answered with non-JSON: {snippet!r}") from None
+        if not isinstance(data, dict):
+            raise UpstreamUnavailable(f"{self.name}: upstream answered with a JSON {type(data).__name__}")
+        return data
+
+    async def translate_stream(
+        self, flow: Flow, response: httpx.Response, translator: StreamTranslator
+    ) -> AsyncIterator[bytes]:
+        """Upstream SSE → translator → Anthropic SSE bytes, chunk by chunk, never buffered whole."""
+        decoder = SSEDecoder()
+        try:
+            async for raw in response.aiter_bytes():
+                out = []
+                for frame in decoder.feed(raw):
+                    if frame.data == "[DONE]":
+                        continue
+                    try:
+                        chunk = json.loads(frame.data)
+                    except ValueError:
+                        raise UpstreamUnavailable(f"{self.name}: malformed stream chunk {frame.data[:120]!r}") from None
+                    if isinstance(chunk, dict) and "error" in chunk and len(chunk) <= 2:
+                        raise self.parse_error(500, frame.data.encode(), {})
+                    for event_type, data in translator.feed(chunk):
+                        record_event(flow, event_type, data)
+                        out.append(encode_event(event_type, data))
+                if out:
+                    yield b"".join(out)
+            tail = []
+            for frame in decoder.close():
+                if frame.data != "[DONE]":
+                    try:
+                        chunk = json.loads(frame.data)
+                    except ValueError:
+                        continue
+                    for event_type, data in translator.feed(chunk):
+                        record_event(flow, event_type, data)
+                        tail.append(encode_event(event_type, data))
+            for event_type, data in translator.finish():
+                record_event(flow, event_type, data)
+                tail.append(encode_event(event_type, data))
+            if tail:
+                yield b"".join(tail)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.name) from None
+        finally:
+            await response.aclose()
+
+
+def _error_message(raw: bytes) -> str | None:
+    """Pull a message out of the common error shapes; fall back to a short text snippet."""
+    text = raw.decode("utf-8", "replace").strip()
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        if text.lstrip().startswith("<"):
+            return "upstream returned an HTML error page"
+        return text[:300]
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            for key in ("message", "detail", "Message"):
+                if isinstance(err.get(key), str):
+                    return err[key]
+                if isinstance(err.get(key), dict) and isinstance(err[key].get("message"), str):
+                    return err[key]["message"]
+        if isinstance(err, str):
+            return err
+    return text[:300]

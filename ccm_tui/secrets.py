@@ -1,0 +1,85 @@
+"""Secrets are values, not strings to print; and the one redaction function every view uses."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+REDACTED = "***"
+SENSITIVE_HEADERS = frozenset(
+    {"authorization", "x-api-key", "x-goog-api-key", "api-key", "proxy-authorization", "cookie", "set-cookie"}
+)
+
+
+class Secret:
+    """A key or token. ``str()``/``repr()`` never show it; ``reveal()`` does, on purpose."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return REDACTED
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class Redactor:
+    """Replaces known secret values anywhere in text or nested data, and sensitive headers."""
+
+    def __init__(self, secrets: Iterable[Secret | str | None] = ()) -> None:
+        values = {s.reveal() if isinstance(s, Secret) else s for s in secrets}
+        self._values = sorted((v for v in values if v and len(v) >= 4), key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(v) for v in self._values)) if self._values else None
+
+    def add(self, secret: Secret | str | None) -> None:
+        self.__init__([*self._values, secret])  # type: ignore[misc]
+
+    def text(self, value: str) -> str:
+        return self._pattern.sub(REDACTED, value) if self._pattern else value
+
+    def headers(self, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        return {k: (REDACTED if k.lower() in SENSITIVE_HEADERS else self.text(v)) for k, v in items}
+
+    def data(self, value: Any) -> Any:
+        """Deep copy of JSON-like data with secret values redacted."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.data(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.data(v) for v in value]
+        return value
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write atomically with mode 0600: config files hold keys (or references to them)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

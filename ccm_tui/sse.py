@@ -1,0 +1,78 @@
+"""Server-sent events: encode Anthropic frames, decode any upstream's frames incrementally.
+
+The decoder keeps only the unfinished tail of the input, so memory does not grow with the
+stream; it accepts LF and CRLF, ``data:`` with or without a space, comment lines, and
+input split anywhere (mid-line, mid-UTF-8).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+
+def encode_event(event_type: str, data: dict) -> bytes:
+    """One Anthropic SSE frame: ``event:`` equals ``data.type``, ended by a blank line."""
+    return b"event: " + event_type.encode() + b"\ndata: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+
+
+@dataclass(slots=True)
+class SSEFrame:
+    event: str | None
+    data: str
+
+
+class SSEDecoder:
+    """Feed raw bytes, get complete frames. Frames with no data lines are dropped."""
+
+    __slots__ = ("_tail", "_event", "_data")
+
+    def __init__(self) -> None:
+        self._tail = b""
+        self._event: str | None = None
+        self._data: list[str] = []
+
+    def feed(self, chunk: bytes) -> list[SSEFrame]:
+        buf = self._tail + chunk if self._tail else chunk
+        frames: list[SSEFrame] = []
+        start = 0
+        while True:
+            nl = buf.find(b"\n", start)
+            if nl < 0:
+                break
+            line = buf[start:nl]
+            start = nl + 1
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            self._line(line, frames)
+        self._tail = buf[start:]
+        return frames
+
+    def close(self) -> list[SSEFrame]:
+        """Flush a last frame that was not followed by a blank line."""
+        frames: list[SSEFrame] = []
+        if self._tail:
+            self._line(self._tail.rstrip(b"\r"), frames)
+            self._tail = b""
+        self._line(b"", frames)
+        return frames
+
+    def _line(self, line: bytes, frames: list[SSEFrame]) -> None:
+        if not line:
+            if self._data:
+                frames.append(SSEFrame(self._event, "\n".join(self._data)))
+            self._event, self._data = None, []
+            return
+        if line[:1] == b":":
+            return
+        field, _, value = line.partition(b":")
+        if value[:1] == b" ":
+            value = value[1:]
+        if field == b"data":
+            self._data.append(value.decode("utf-8", "replace"))
+        elif field == b"event":
+            self._event = value.decode("utf-8", "replace")
+
+    @property
+    def pending_bytes(self) -> int:
+        return len(self._tail)
