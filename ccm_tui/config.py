@@ -116,6 +116,7 @@ class Config:
     path: Path | None = None
     document: tomlkit.TOMLDocument | None = None
     embedded_default: bool = False  # no file: pure passthrough to Anthropic
+    pinned: str | None = None  # session-only "send everything to this provider,model" (never written)
 
     def all_models(self) -> list[tuple[str, str]]:
         return [(p.name, m) for p in self.providers.values() for m in p.models]

@@ -26,6 +26,7 @@ class Decision:
     provider: str
     model: str
     reason: str
+    estimated_tokens: int | None = None  # local count, when the router needed one
 
     def as_dict(self) -> dict[str, str]:
         return {"route": self.route, "provider": self.provider, "model": self.model, "reason": self.reason}
