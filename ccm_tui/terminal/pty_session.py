@@ -1,0 +1,196 @@
+"""A child process on a pseudo-terminal, driven from an asyncio loop.
+
+The child gets its own session with the PTY as controlling terminal (so ctrl+C, job control and
+/dev/tty work). Output is read with ``loop.add_reader`` and handed to ``on_output``; the exit code
+is known once the child is reaped and its output drained.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import os
+import pty
+import select
+import signal
+import struct
+import termios
+import time
+from collections.abc import Callable, Mapping
+
+#: Variables that make claude think it runs in another terminal (tmux, iTerm, VS Code...).
+STRIPPED_ENV = ("TMUX", "TMUX_PANE", "TERM_PROGRAM", "TERM_PROGRAM_VERSION", "TERMINAL_EMULATOR")
+
+_READ_SIZE = 65536
+_ioctl = fcntl.ioctl
+_TIOCSCTTY = termios.TIOCSCTTY
+
+
+def _make_controlling_tty() -> None:  # runs in the child between fork and exec: no imports here
+    _ioctl(0, _TIOCSCTTY, 0)
+
+
+def child_env(env: Mapping[str, str] | None, inherit: bool = True) -> dict[str, str]:
+    """The environment a child sees: ``env`` over ``os.environ`` (when ``inherit``), terminal vars fixed."""
+    out = dict(os.environ) if inherit else {}
+    out.update(env or {})
+    for name in STRIPPED_ENV:
+        out.pop(name, None)
+    out["TERM"] = "xterm-256color"
+    out["COLORTERM"] = "truecolor"
+    return out
+
+
+def set_winsize(fd: int, columns: int, lines: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+
+
+class PtySession:
+    """Spawn ``argv`` on a new PTY. Call :meth:`start` from the loop that should do the reading."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        *,
+        columns: int = 80,
+        lines: int = 24,
+        on_output: Callable[[bytes], None] | None = None,
+        on_exit: Callable[[int], None] | None = None,
+        inherit_env: bool = True,
+    ) -> None:
+        if not argv:
+            raise ValueError("argv is empty")
+        self.argv = list(argv)
+        self.env = child_env(env, inherit_env)
+        self.cwd = cwd
+        self.columns, self.lines = columns, lines
+        self.on_output = on_output
+        self.on_exit = on_exit
+        self.pid: int | None = None
+        self.exit_code: int | None = None
+        self._master: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._eof = asyncio.Event()
+        self._reaper: asyncio.Task[int] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self.exit_code is None
+
+    async def start(self) -> None:
+        """Spawn the child; output starts flowing to ``on_output`` on the running loop."""
+        self._loop = asyncio.get_running_loop()
+        master, slave = pty.openpty()
+        try:
+            set_winsize(slave, self.columns, self.lines)
+            os.set_blocking(master, False)
+            self._proc = await asyncio.create_subprocess_exec(
+                *self.argv,
+                stdin=slave, stdout=slave, stderr=slave,
+                env=self.env, cwd=self.cwd,
+                start_new_session=True,
+                preexec_fn=_make_controlling_tty,
+                close_fds=True,
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        self.pid = self._proc.pid
+        self._master = master
+        self._loop.add_reader(master, self._on_readable)
+        self._reaper = self._loop.create_task(self._reap())
+
+    def _on_readable(self) -> None:
+        assert self._master is not None
+        try:
+            data = os.read(self._master, _READ_SIZE)
+        except OSError as exc:  # EIO: every slave fd is closed
+            if exc.errno not in (errno.EAGAIN, errno.EINTR):
+                self._stop_reading()
+            return
+        if not data:
+            self._stop_reading()
+            return
+        if self.on_output is not None:
+            self.on_output(data)
+
+    def _stop_reading(self) -> None:
+        if self._master is not None and self._loop is not None:
+            self._loop.remove_reader(self._master)
+        self._eof.set()
+
+    async def _reap(self) -> int:
+        assert self._proc is not None
+        rc = await self._proc.wait()
+        # Drain what the child wrote before exiting; a grandchild holding the PTY must not block us.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._eof.wait(), 1.0)
+        self._stop_reading()
+        self.exit_code = 128 - rc if rc < 0 else rc  # killed by signal N -> 128+N, like a shell
+        if self._master is not None:
+            os.close(self._master)
+            self._master = None
+        if self.on_exit is not None:
+            self.on_exit(self.exit_code)
+        return self.exit_code
+
+    def write(self, data: bytes) -> None:
+        """Send input to the child (keys, paste, device replies). Dropped once it exited."""
+        if self._master is None or not data:
+            return
+        view = memoryview(data)
+        deadline = time.monotonic() + 1.0
+        while view:
+            try:
+                n = os.write(self._master, view)
+            except BlockingIOError:
+                # The child is not reading: wait a little (input is small), then drop the rest.
+                if time.monotonic() > deadline:
+                    return
+                select.select([], [self._master], [], 0.05)
+                continue
+            except OSError:
+                return
+            view = view[n:]
+
+    def resize(self, columns: int, lines: int) -> None:
+        """Set the terminal size; the kernel sends SIGWINCH to the child's foreground group."""
+        columns, lines = max(1, columns), max(1, lines)
+        if (columns, lines) == (self.columns, self.lines):
+            return
+        self.columns, self.lines = columns, lines
+        if self._master is not None:
+            with contextlib.suppress(OSError):
+                set_winsize(self._master, columns, lines)
+
+    async def wait(self) -> int:
+        """Wait for the child to exit (and its output to be delivered); returns the exit code."""
+        if self._reaper is None:
+            raise RuntimeError("not started")
+        return await asyncio.shield(self._reaper)
+
+    def _signal_group(self, sig: int) -> None:
+        if self.pid is not None and self.exit_code is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, sig)
+
+    async def close(self, timeout: float = 3.0) -> int | None:
+        """SIGHUP the child's process group, wait for it (SIGKILL after ``timeout``)."""
+        if self._reaper is None:
+            return None
+        if not self._reaper.done():
+            self._signal_group(signal.SIGHUP)
+            self._signal_group(signal.SIGCONT)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._reaper), timeout)
+            except TimeoutError:
+                self._signal_group(signal.SIGKILL)
+                await self._reaper
+        return self.exit_code
