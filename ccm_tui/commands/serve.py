@@ -1,0 +1,65 @@
+"""``ccm-tui serve``: the proxy headless, one line per request on stdout."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from ..config import ConfigError, load_config
+from ..events import EventBus, FlowEvent
+from ..flow import Flow
+from ..logs import setup_file_logging
+
+
+def format_line(flow: Flow) -> str:
+    """``HH:MM:SS #id route provider,model status ms in→out``: what serve prints per request."""
+    clock = time.strftime("%H:%M:%S", time.localtime(flow.started_at))
+    route = flow.route or "-"
+    target = flow.target or flow.requested_model or "-"
+    kind = "" if flow.kind == "messages" else f" [{flow.kind}]"
+    ms = f"{flow.duration_ms:.0f}ms" if flow.duration_ms is not None else "-"
+    ttfb = f" ttfb {flow.first_byte_ms:.0f}ms" if flow.stream and flow.first_byte_ms is not None else ""
+    usage = f"{flow.usage.input_tokens}→{flow.usage.output_tokens} tok"
+    error = f"  {flow.error_type}: {flow.error}" if flow.error else ""
+    return f"{clock} #{flow.id:<4} {route:<12} {target:<40} {flow.status or '-'} {ms}{ttfb} {usage}{kind}{error}"
+
+
+def printer(out: TextIO):  # type: ignore[no-untyped-def]
+    def on_event(event: FlowEvent, flow: Flow) -> None:
+        if event in (FlowEvent.FINISHED, FlowEvent.FAILED):
+            out.write(format_line(flow) + "\n")
+            out.flush()
+
+    return on_event
+
+
+def run(args) -> int:  # type: ignore[no-untyped-def]
+    from ..proxy.server import ProxyServer
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"ccm-tui: config error:\n{exc}", file=sys.stderr)
+        return 2
+    log_file = setup_file_logging()
+    bus = EventBus()
+    bus.subscribe(printer(sys.stdout))
+    try:
+        server = ProxyServer(config, bus, host=args.host, port=args.port)
+    except OSError as exc:
+        print(f"ccm-tui: cannot listen on {args.host or config.server.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    if not server.is_loopback:
+        print(f"ccm-tui: warning: listening on {server.host}, not loopback; the token is still required",
+              file=sys.stderr)
+    if config.embedded_default:
+        print(f"ccm-tui: no config file at {config.path}: passthrough to Anthropic "
+              "(`ccm-tui config init` writes one)", file=sys.stderr)
+
+    def ready() -> None:
+        print(f"ANTHROPIC_BASE_URL={server.base_url} ANTHROPIC_AUTH_TOKEN={server.token.reveal()}", flush=True)
+        print(f"ccm-tui: serving; log file {log_file}; Ctrl-C stops", file=sys.stderr, flush=True)
+
+    server.run_forever(on_ready=ready)
+    return 0

@@ -1,0 +1,24 @@
+"""Logging goes to a file under the XDG state dir: stdout/stderr belong to the TUI (or serve's lines)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from .config import state_dir
+
+
+def log_path() -> Path:
+    return Path(os.environ.get("CCM_LOG_FILE") or state_dir() / "ccm-tui.log")
+
+
+def setup_file_logging(level: int = logging.INFO) -> Path:
+    path = log_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    for noisy in ("httpx", "httpcore", "hpack"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return path

@@ -1,0 +1,98 @@
+"""The Quart app: Anthropic Messages API endpoints, auth, and the one error shape."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from quart import Quart, Response, request
+from werkzeug.exceptions import HTTPException
+
+from ..errors import AuthenticationFailed, NotFound, ProxyError, RequestTooLarge
+from .pipeline import handle_count_tokens, handle_messages, json_response
+from .state import ProxyState
+
+log = logging.getLogger(__name__)
+_OPEN_PATHS = {"/", "/health", "/api/hello"}
+
+
+def error_response(err: ProxyError) -> Response:
+    response = json_response(err.body(), err.status)
+    for name, value in err.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def create_app(state: ProxyState) -> Quart:
+    app = Quart("ccm_tui.proxy")
+    app.config.update(
+        RESPONSE_TIMEOUT=None,  # streams last as long as the model writes
+        BODY_TIMEOUT=120,
+        MAX_CONTENT_LENGTH=state.config.server.max_body_bytes,
+        PROVIDE_AUTOMATIC_OPTIONS=False,
+    )
+    app.logger.handlers.clear()  # Quart's default handler writes to stderr, over the TUI
+    app.logger.propagate = True
+    started = time.time()
+
+    @app.before_request
+    async def check_auth() -> Response | None:
+        if request.path in _OPEN_PATHS:
+            return None
+        if not state.authorized(request.headers):
+            return error_response(
+                AuthenticationFailed("invalid or missing proxy token: send it as x-api-key or Authorization: Bearer")
+            )
+        return None
+
+    @app.route("/", methods=["GET", "HEAD"])
+    @app.route("/api/hello", methods=["GET", "HEAD"])
+    async def probe() -> Response:
+        return Response("", 200)
+
+    @app.get("/health")
+    async def health() -> Response:
+        return json_response({"status": "ok", "uptime_s": round(time.time() - started, 1)})
+
+    @app.get("/v1/models")
+    async def models() -> Response:
+        data = [
+            {"type": "model", "id": model, "display_name": f"{model} ({provider})", "created_at": "1970-01-01T00:00:00Z"}
+            for provider, model in state.config.all_models()
+        ]
+        return json_response(
+            {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+             "last_id": data[-1]["id"] if data else None}
+        )
+
+    @app.post("/v1/messages")
+    async def messages() -> Response:
+        return await handle_messages(state, request)
+
+    @app.post("/v1/messages/count_tokens")
+    async def count_tokens() -> Response:
+        return await handle_count_tokens(state, request)
+
+    @app.errorhandler(ProxyError)
+    async def on_proxy_error(err: ProxyError) -> Response:
+        return error_response(err)
+
+    @app.errorhandler(HTTPException)
+    async def on_http_error(err: HTTPException) -> Response:
+        if err.code == 404:
+            return error_response(NotFound(f"no such endpoint: {request.method} {request.path}"))
+        if err.code == 405:
+            return error_response(ProxyError(f"method {request.method} not allowed on {request.path}",
+                                             status=405, error_type="invalid_request_error"))
+        if err.code == 413:
+            limit = state.config.server.max_body_bytes
+            return error_response(RequestTooLarge(f"request body exceeds the limit of {limit} bytes"))
+        return error_response(ProxyError(err.description or "error", status=err.code or 500,
+                                         error_type="invalid_request_error" if (err.code or 500) < 500 else "api_error"))
+
+    @app.errorhandler(Exception)
+    async def on_unexpected(err: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(ProxyError(f"internal proxy error: {type(err).__name__}"))
+
+    return app

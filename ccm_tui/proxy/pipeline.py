@@ -1,0 +1,152 @@
+"""One request's journey: parse → validate → route → provider → response, all on one flow record."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from quart import Request, Response
+
+from ..errors import ProxyError
+from ..events import FlowEvent
+from ..flow import Flow
+from ..router import decide, strip_subagent_tag
+from ..sse import encode_event
+from .attempts import call_with_fallbacks
+from .state import ProxyState
+from .validate import parse_body, validate_request
+
+log = logging.getLogger(__name__)
+PROGRESS_INTERVAL_MS = 200.0  # rows update in place while a stream runs, at most this often
+SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
+
+
+def json_response(data: dict[str, Any], status: int = 200) -> Response:
+    return Response(json.dumps(data, separators=(",", ":")), status=status, content_type="application/json")
+
+
+def _finish(state: ProxyState, flow: Flow, status: int) -> None:
+    flow.status = status
+    flow.duration_ms = flow.elapsed_ms()
+    flow.state = "done"
+    state.publish(FlowEvent.FINISHED, flow)
+
+
+def _fail(state: ProxyState, flow: Flow, err: ProxyError) -> None:
+    flow.status = flow.status or err.status
+    flow.error = state.redactor.text(err.message)
+    flow.error_type = err.error_type
+    flow.duration_ms = flow.elapsed_ms()
+    flow.state = "failed"
+    state.publish(FlowEvent.FAILED, flow)
+
+
+async def _start(state: ProxyState, request: Request, kind: str) -> tuple[Flow, dict[str, Any]]:
+    flow = Flow(request.method, request.full_path.rstrip("?"), state.redactor.headers(request.headers), kind=kind)
+    flow.session_id = request.headers.get("x-claude-code-session-id")
+    try:
+        body = parse_body(await request.get_data(cache=False))
+        flow.request_body = body
+        flow.requested_model = body.get("model") if isinstance(body.get("model"), str) else None
+        flow.stream = body.get("stream") is True and kind == "messages"
+        validate_request(body, count_tokens=kind == "count_tokens")
+    except ProxyError as err:
+        state.publish(FlowEvent.CREATED, flow)
+        _fail(state, flow, err)
+        raise
+    state.publish(FlowEvent.CREATED, flow)
+    return flow, body
+
+
+def _route(state: ProxyState, flow: Flow, body: dict[str, Any], headers: Any) -> dict[str, Any]:
+    """Decide, strip the routing tag, and return the body to forward (model replaced)."""
+    try:
+        flow.decision = decide(body, headers, state.config)
+    except ProxyError as err:
+        _fail(state, flow, err)
+        raise
+    flow.estimated_input_tokens = flow.decision.estimated_tokens
+    flow.state = "routed"
+    state.publish(FlowEvent.ROUTED, flow)
+    forwarded, _ = strip_subagent_tag(body)
+    return {**forwarded, "model": flow.decision.model}
+
+
+async def handle_messages(state: ProxyState, request: Request) -> Response:
+    flow, body = await _start(state, request, "messages")
+    outgoing = _route(state, flow, body, request.headers)
+    try:
+        upstream = await call_with_fallbacks(state, flow, outgoing, request.headers)
+    except ProxyError as err:
+        _fail(state, flow, err)
+        raise
+    headers = {"x-ccm-route": flow.target or ""}
+    for name in ("request-id", "anthropic-organization-id"):
+        if name in upstream.headers:
+            headers[name] = upstream.headers[name]
+    if upstream.stream is None:
+        flow.response_body = upstream.body
+        flow.usage.update((upstream.body or {}).get("usage"))
+        flow.stop_reason = (upstream.body or {}).get("stop_reason")
+        flow.mark_first_byte()
+        _finish(state, flow, upstream.status)
+        response = json_response(upstream.body or {}, upstream.status)
+        response.headers.update(headers)
+        return response
+    response = Response(_relay(state, flow, upstream.stream), status=200, headers={**SSE_HEADERS, **headers})
+    response.timeout = None
+    return response
+
+
+async def _relay(state: ProxyState, flow: Flow, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Pass the provider's SSE bytes on as they come; a failure mid-stream becomes ``event: error``."""
+    flow.state = "streaming"
+    last_progress = 0.0
+    try:
+        async for chunk in stream:
+            if flow.mark_first_byte():
+                state.publish(FlowEvent.FIRST_BYTE, flow)
+                last_progress = flow.first_byte_ms or 0.0
+            elif (now := flow.elapsed_ms()) - last_progress >= PROGRESS_INTERVAL_MS:
+                last_progress = now
+                state.publish(FlowEvent.PROGRESS, flow)
+            yield chunk
+    except ProxyError as err:
+        yield encode_event("error", {"type": "error", "error": err.body()["error"] | {
+            "message": state.redactor.text(err.message)}})
+        _fail(state, flow, err)
+        return
+    except BaseException as exc:  # client gone (cancelled) or a bug: record it, never leave the flow open
+        err = ProxyError("client disconnected" if _is_cancel(exc) else f"internal proxy error: {type(exc).__name__}")
+        if not _is_cancel(exc):
+            log.exception("stream relay failed")
+        _fail(state, flow, err)
+        raise
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    _finish(state, flow, 200)
+
+
+def _is_cancel(exc: BaseException) -> bool:
+    import asyncio
+
+    return isinstance(exc, (asyncio.CancelledError, GeneratorExit))
+
+
+async def handle_count_tokens(state: ProxyState, request: Request) -> Response:
+    flow, body = await _start(state, request, "count_tokens")
+    outgoing = _route(state, flow, body, request.headers)
+    try:
+        provider = state.provider(flow.decision.provider)  # type: ignore[union-attr]
+        count = await provider.count_tokens(flow, outgoing, request.headers)
+    except ProxyError as err:
+        _fail(state, flow, err)
+        raise
+    flow.usage.input_tokens = count
+    flow.response_body = {"input_tokens": count}
+    _finish(state, flow, 200)
+    return json_response({"input_tokens": count})

@@ -1,0 +1,144 @@
+"""Hypercorn embedding: the proxy on its own thread and loop (TUI), or on the main thread (serve).
+
+The socket is bound here, before anything starts, so the port is known when claude launches;
+Hypercorn gets it as ``fd://``. Hypercorn logs to a named logger (never stdout/stderr) and
+gets a ``shutdown_trigger`` so it leaves signal handling to its host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+import socket
+import threading
+
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config as HypercornConfig
+
+from ..config import Config
+from ..events import EventBus
+from ..secrets import Redactor, Secret
+from .app import create_app
+from .state import ProxyState
+
+log = logging.getLogger(__name__)
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class ProxyServer:
+    def __init__(
+        self,
+        config: Config,
+        bus: EventBus | None = None,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.config = config
+        self.bus = bus or EventBus()
+        self.host = host or config.server.host
+        self.token: Secret = config.server.auth_token or Secret("ccm-" + secrets.token_urlsafe(24))
+        keys = [p.api_key for p in config.providers.values()]
+        keys += [h for p in config.providers.values() for h in p.headers.values()]
+        self.redactor = Redactor([self.token, *keys])
+        self.state = ProxyState(config, self.bus, self.token, self.redactor)
+        self.app = create_app(self.state)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((self.host, config.server.port if port is None else port))
+        self._sock.listen(1024)
+        self.port: int = self._sock.getsockname()[1]
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.host in LOOPBACK
+
+    def _hypercorn_config(self) -> HypercornConfig:
+        hc = HypercornConfig()
+        hc.bind = [f"fd://{self._sock.detach()}"]
+        hc.errorlog = logging.getLogger("ccm_tui.hypercorn")
+        hc.accesslog = None
+        hc.graceful_timeout = 1.0  # claude holds SSE streams open; do not wait for them long
+        hc.keep_alive_timeout = 75.0
+        hc.backlog = 1024
+        return hc
+
+    async def serve(self) -> None:
+        """Serve until :meth:`stop` (or the task is cancelled)."""
+        self._loop = asyncio.get_running_loop()
+        self._stop = self._stop or asyncio.Event()
+        hc = self._hypercorn_config()
+        self._loop.call_soon(self._ready.set)
+        try:
+            await hypercorn_serve(self.app, hc, shutdown_trigger=self._stop.wait)
+        finally:
+            await self.state.aclose()
+
+    def start_in_thread(self, timeout: float = 10.0) -> None:
+        """Run on a daemon thread with its own loop; returns once requests are accepted."""
+
+        def target() -> None:
+            try:
+                asyncio.run(self.serve())
+            except BaseException as exc:  # noqa: BLE001 - surfaced to the starting thread
+                self._error = exc
+                log.exception("proxy thread died")
+                self._ready.set()
+
+        self._thread = threading.Thread(target=target, name="ccm-proxy", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("proxy did not start in time")
+        if self._error is not None:
+            raise RuntimeError(f"proxy failed to start: {self._error}")
+
+    def run_forever(self, on_ready=None) -> None:  # type: ignore[no-untyped-def]
+        """Serve on the calling thread (``ccm-tui serve``) until SIGINT/SIGTERM."""
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._stop.set)
+            if on_ready is not None:
+                loop.call_soon(on_ready)
+            await self.serve()
+
+        asyncio.run(main())
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Thread-safe; idempotent."""
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._stop.set)
+            except RuntimeError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def call_soon(self, callback, *args) -> None:  # type: ignore[no-untyped-def]
+        """Run a callback on the proxy's loop (thread-safe)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(callback, *args)
+
+    def child_env(self) -> dict[str, str]:
+        """What claude needs to talk to this proxy and nothing else."""
+        return {
+            "ANTHROPIC_BASE_URL": self.base_url,
+            "ANTHROPIC_AUTH_TOKEN": self.token.reveal(),
+            "DISABLE_TELEMETRY": "1",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        }
