@@ -1,0 +1,289 @@
+"""The claude pane: a child process on a PTY, rendered through the emulator with the Line API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from functools import lru_cache
+
+from rich.color import Color as RichColor
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.geometry import Region
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+from ccm_tui.terminal.emulator import Attrs, Color, Emulator
+from ccm_tui.terminal.keys import encode_key, encode_mouse, encode_paste
+from ccm_tui.terminal.pty_session import PtySession
+
+FRAME = 1 / 60  # repaints are coalesced to at most this rate
+SYNC_HOLD_MAX = 0.25  # never hold a repaint longer than this for synchronized output
+
+
+def _rich_color(c: Color) -> RichColor | None:
+    if c == "default":
+        return None
+    if isinstance(c, int):
+        return RichColor.from_ansi(c)
+    return RichColor.parse(c)
+
+
+@lru_cache(maxsize=4096)
+def cell_style(attrs: Attrs, base: Style) -> Style:
+    """Rich style for a cell's attributes on top of the pane's own colours."""
+    fg = _rich_color(attrs.fg) or base.color
+    bg = _rich_color(attrs.bg) or base.bgcolor
+    if attrs.reverse:
+        fg, bg = bg, fg
+    return Style(color=fg, bgcolor=bg, bold=attrs.bold or None, dim=attrs.dim or None,
+                 italic=attrs.italics or None, underline=attrs.underscore or None,
+                 strike=attrs.strikethrough or None, blink=attrs.blink or None)
+
+
+class ClaudePane(Widget, can_focus=True):
+    """Runs ``argv`` in a pseudo-terminal and shows it. Starts the child on mount.
+
+    ``env`` is laid over ``os.environ`` (TERM/COLORTERM are set, TMUX/TERM_PROGRAM removed).
+    Keys in ``passthrough_keys`` are not sent to the child: they bubble to the app's bindings.
+    """
+
+    DEFAULT_CSS = """
+    ClaudePane {
+        width: 1fr;
+        height: 1fr;
+        background: $background;
+        color: $foreground;
+    }
+    """
+
+    class Exited(Message):
+        """The child exited with ``code`` (128+N when killed by signal N)."""
+
+        def __init__(self, pane: ClaudePane, code: int) -> None:
+            super().__init__()
+            self.pane = pane
+            self.code = code
+
+        @property
+        def control(self) -> ClaudePane:
+            return self.pane
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None, *,
+                 passthrough_keys: Iterable[str] = (), name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.argv = list(argv)
+        self.env = dict(env or {})
+        self.cwd = cwd
+        self.passthrough_keys = set(passthrough_keys)
+        self.exit_code: int | None = None
+        self.emulator = Emulator(80, 24, reply=self._write)
+        self.session: PtySession | None = None
+        self._strips: dict[int, Strip] = {}
+        self._base = Style()
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._last_flush = 0.0
+        self._sync_since: float | None = None
+        self._last_cursor: tuple[int, int] = (0, 0)
+        self._mouse_buttons: set[int] = set()
+        self.bytes_received = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._start)
+
+    async def _start(self) -> None:
+        if self.session is not None:
+            return
+        columns, lines = self._target_size()
+        self.emulator.resize(columns, lines)
+        self.session = PtySession(self.argv, self.env, self.cwd, columns=columns, lines=lines,
+                                  on_output=self._on_output, on_exit=self._on_exit)
+        try:
+            await self.session.start()
+        except OSError as exc:
+            self.emulator.feed(f"cannot start {self.argv[0]}: {exc}\r\n".encode())
+            self._schedule_flush()
+            self._on_exit(127)
+
+    def _target_size(self) -> tuple[int, int]:
+        size = self.content_size
+        if size.width > 0 and size.height > 0:
+            return size.width, size.height
+        return 80, 24
+
+    async def terminate(self, timeout: float = 3.0) -> int | None:
+        """End the child (SIGHUP to its process group, SIGKILL after ``timeout``)."""
+        if self.session is None:
+            return self.exit_code
+        return await self.session.close(timeout)
+
+    async def on_unmount(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        if self.session is not None and self.session.running:
+            await self.session.close(1.0)
+
+    def _on_exit(self, code: int) -> None:
+        self.exit_code = code
+        self._flush()
+        self.post_message(self.Exited(self, code))
+
+    # -- output ------------------------------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        if self.session is not None:
+            self.session.write(data)
+
+    def _on_output(self, data: bytes) -> None:
+        self.bytes_received += len(data)
+        self.emulator.feed(data)
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if self._flush_handle is not None:
+            return
+        delay = max(0.0, self._last_flush + FRAME - time.monotonic())
+        self._flush_handle = asyncio.get_running_loop().call_later(delay, self._flush)
+
+    def _flush(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        now = time.monotonic()
+        if self.emulator.synchronized and self.exit_code is None:
+            if self._sync_since is None:
+                self._sync_since = now
+            if now - self._sync_since < SYNC_HOLD_MAX:
+                self._flush_handle = asyncio.get_running_loop().call_later(FRAME, self._flush)
+                return
+        self._sync_since = None
+        self._last_flush = now
+        dirty = self.emulator.take_dirty()
+        cursor = self.emulator.cursor
+        if cursor != self._last_cursor:
+            dirty.update((cursor[1], self._last_cursor[1]))
+            self._last_cursor = cursor
+        self._repaint(dirty)
+
+    def _repaint(self, lines: set[int]) -> None:
+        if not lines:
+            return
+        for y in lines:
+            self._strips.pop(y, None)
+        width = self.size.width
+        if len(lines) > 8:
+            self.refresh()
+        else:
+            self.refresh(*(Region(0, y, width, 1) for y in lines))
+
+    # -- rendering ---------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base = self.rich_style
+        if base != self._base:  # theme or CSS changed: cached strips carry the old colours
+            self._base = base
+            self._strips.clear()
+        emu = self.emulator
+        if y >= emu.lines:
+            return Strip.blank(width, base)
+        cx, cy = emu.cursor
+        show_cursor = y == cy and self.has_focus and emu.cursor_visible and self.exit_code is None
+        if not show_cursor:
+            strip = self._strips.get(y)
+            if strip is None:
+                strip = self._build(y, base, None).adjust_cell_length(width, base)
+                self._strips[y] = strip
+            return strip
+        return self._build(y, base, cx).adjust_cell_length(width, base)
+
+    def _build(self, y: int, base: Style, cursor_x: int | None) -> Strip:
+        segments = []
+        for run in self.emulator.line_runs(y, split_at=cursor_x):
+            style = cell_style(run.attrs, base)
+            if cursor_x is not None and run.x == cursor_x:
+                first, rest = run.text[:1], run.text[1:]
+                segments.append(Segment(first, style + Style(reverse=True)))
+                if rest:
+                    segments.append(Segment(rest, style))
+            else:
+                segments.append(Segment(run.text, style))
+        return Strip(segments)
+
+    def on_resize(self, event: events.Resize) -> None:
+        columns, lines = self._target_size()
+        if (columns, lines) == (self.emulator.columns, self.emulator.lines):
+            return
+        self.emulator.resize(columns, lines)
+        if self.session is not None:
+            self.session.resize(columns, lines)
+        self._strips.clear()
+        self.emulator.take_dirty()
+        self.refresh()
+
+    def watch_has_focus(self, focused: bool) -> None:
+        if self.emulator.focus_events:
+            self._write(b"\x1b[I" if focused else b"\x1b[O")
+        self._repaint({self.emulator.cursor[1]})
+
+    # -- input -------------------------------------------------------------------------------
+    def on_key(self, event: events.Key) -> None:
+        if event.key in self.passthrough_keys:
+            return
+        data = encode_key(event.key, event.character, application_cursor=self.emulator.application_cursor)
+        event.stop()
+        event.prevent_default()
+        if data:
+            self._write(data)
+
+    def on_paste(self, event: events.Paste) -> None:
+        event.stop()
+        self._write(encode_paste(event.text, self.emulator.bracketed_paste))
+
+    def _mouse(self, event: events.MouseEvent, button: int, kind: str) -> bool:
+        mode = self.emulator.mouse_tracking
+        if not mode:
+            return False
+        if kind == "motion" and not (mode == 1003 or (mode == 1002 and self._mouse_buttons)):
+            return True
+        if kind == "release" and mode == 9:
+            return True
+        data = encode_mouse(button, max(0, event.x), max(0, event.y), event=kind,
+                            sgr=self.emulator.mouse_sgr,
+                            shift=event.shift, meta=event.meta, ctrl=event.ctrl)
+        if data:
+            self._write(data)
+        return True
+
+    @staticmethod
+    def _button(event: events.MouseEvent) -> int:
+        return {1: 0, 2: 1, 3: 2}.get(event.button, 3)
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        self.focus()
+        button = self._button(event)
+        self._mouse_buttons.add(button)
+        if self._mouse(event, button, "press"):
+            event.stop()
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        button = self._button(event)
+        self._mouse_buttons.discard(button)
+        if self._mouse(event, button, "release"):
+            event.stop()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        held = min(self._mouse_buttons) if self._mouse_buttons else 3
+        if self._mouse(event, held, "motion"):
+            event.stop()
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        if self._mouse(event, 64, "press"):
+            event.stop()
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        if self._mouse(event, 65, "press"):
+            event.stop()
