@@ -1,0 +1,126 @@
+"""Config: contract keys, $VAR resolution, validation with line numbers, comment-preserving write-back."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ccm_tui.config import ConfigError, load_config, parse_config, template
+
+GOOD = """# my config
+[server]
+port = 0
+
+[providers.anthropic]  # the real one
+type = "anthropic"
+base_url = "https://api.anthropic.com"
+api_key = "$ANTHROPIC_API_KEY"
+models = ["claude-sonnet-4-5", "claude-haiku-4-5"]
+
+[providers.local]
+type = "openai"
+base_url = "http://127.0.0.1:11434/v1"
+api_key = "${LOCAL_KEY}-suffix"
+models = ["qwen3"]
+
+[router]
+default = "anthropic,claude-sonnet-4-5"   # keep this comment
+background = "local,qwen3"
+"""
+
+
+def test_contract_parses_and_resolves_vars() -> None:
+    cfg = parse_config(GOOD, env={"ANTHROPIC_API_KEY": "sk-a", "LOCAL_KEY": "abc"})
+    assert cfg.server.host == "127.0.0.1" and cfg.server.port == 0
+    assert cfg.providers["anthropic"].api_key.reveal() == "sk-a"
+    assert cfg.providers["local"].api_key.reveal() == "abc-suffix"
+    assert cfg.router.target("background") == "local,qwen3"
+    assert cfg.router.target("think") == "anthropic,claude-sonnet-4-5", "missing routes fall back to default"
+    assert "sk-a" not in repr(cfg), "keys never show in a repr"
+
+
+def test_missing_variable_names_the_key_and_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(GOOD, env={"ANTHROPIC_API_KEY": "sk-a"}, source="c.toml")
+    assert info.value.problems == ["c.toml:14: providers.local.api_key: environment variable $LOCAL_KEY is not set"]
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        ('[providers.x]\ntype = "nope"\nbase_url = "http://a"\n[router]\ndefault = "x,m"\n', "providers.x.type"),
+        ('[providers.x]\ntype = "openai"\nbase_url = "ftp://a"\n[router]\ndefault = "x,m"\n', "http(s) URL"),
+        ('[providers.x]\ntype = "openai"\nbase_url = "http://a"\n[router]\ndefault = "y,m"\n', "unknown provider 'y'"),
+        ('[providers.x]\ntype = "openai"\nbase_url = "http://a"\n[router]\ndefault = "x"\n', "provider,model"),
+        ('[providers.x]\ntype = "openai"\nbase_url = "http://a"\n[router]\nthink = "x,m"\n', "router.default"),
+        ('[providers.x]\ntype = "openai"\nbase_url = "http://a"\nmodels = "m"\n[router]\ndefault = "x,m"\n',
+         "list of model names"),
+        ('[server]\nport = "80"\n[providers.x]\ntype = "openai"\nbase_url = "http://a"\n[router]\ndefault = "x,m"\n',
+         "server.port"),
+        ('[providers.x]\ntype = "openai"\nbase_url = "http://a"\n[router]\ndefault = "x,m"\nlong_contxt = "x,m"\n',
+         "router.long_contxt: unknown key"),
+        ("[providers\n", "TOML syntax error"),
+    ],
+)
+def test_validation_problems(snippet: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(snippet, env={})
+    assert any(expected in p for p in info.value.problems), info.value.problems
+
+
+def test_set_route_writes_back_keeping_comments_and_mode(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(GOOD)
+    cfg = load_config(path, env={"ANTHROPIC_API_KEY": "sk-a", "LOCAL_KEY": "abc"})
+    cfg.set_route("think", "local,qwen3")
+    cfg.set_route("default", "local,qwen3")
+    text = path.read_text()
+    assert "# my config" in text and "# the real one" in text and "# keep this comment" in text
+    assert 'default = "local,qwen3"   # keep this comment' in text
+    assert 'think = "local,qwen3"' in text
+    assert "$ANTHROPIC_API_KEY" in text and "sk-a" not in text, "keys stay references"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = load_config(path, env={"ANTHROPIC_API_KEY": "sk-a", "LOCAL_KEY": "abc"})
+    assert again.router.target("think") == "local,qwen3"
+    with pytest.raises(ConfigError):
+        cfg.set_route("default", "nope,model")
+
+
+def test_no_file_means_embedded_passthrough(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("CCM_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-env")
+    cfg = load_config()
+    assert cfg.embedded_default and cfg.providers["anthropic"].api_key.reveal() == "sk-env"
+    assert cfg.router.target("default") is None
+    with pytest.raises(ConfigError):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_template_is_valid() -> None:
+    cfg = parse_config(template(), env={"ANTHROPIC_API_KEY": "k"})
+    assert cfg.router.target("default") == "anthropic,claude-sonnet-4-5"
+
+
+def ccm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ccm_tui", *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+def test_config_init_and_check_commands(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "config.toml"
+    done = ccm("config", "init", "--config", str(path))
+    assert done.returncode == 0 and path.exists()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert ccm("config", "init", "--config", str(path)).returncode == 1, "never overwrites without --force"
+    ok = ccm("config", "check", "--config", str(path), env={"ANTHROPIC_API_KEY": "k"})
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    path.write_text(path.read_text().replace('type = "anthropic"', 'type = "antropic"'))
+    bad = ccm("config", "check", "--config", str(path), env={"ANTHROPIC_API_KEY": "k"})
+    assert bad.returncode == 1
+    assert f"{path}:11: providers.anthropic.type" in bad.stdout
