@@ -13,8 +13,14 @@ from collections.abc import Sequence
 from . import __version__
 
 
-def _add_config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $CCM_CONFIG or the XDG config dir)")
+def _add_config(parser: argparse.ArgumentParser, *, sub: bool = True) -> None:
+    # Subcommands SUPPRESS their default so `ccm-tui --config P route F` keeps the top-level value.
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS if sub else None,
+        help="config file (default: $CCM_CONFIG or the XDG config dir)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Arguments after `--` are passed to claude unchanged.",
     )
     parser.add_argument("--version", action="version", version=f"ccm-tui {__version__}")
-    _add_config(parser)
+    _add_config(parser, sub=False)
     parser.add_argument("--claude-bin", metavar="PATH", help="claude executable (default: $CCM_CLAUDE_BIN or `claude`)")
     parser.add_argument("--no-embed", action="store_true", help="give claude the real terminal; dashboard returns after")
     parser.add_argument("--keep-open", action="store_true", help="keep the dashboard open when claude exits")

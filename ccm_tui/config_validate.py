@@ -19,6 +19,7 @@ from .config import (
     parse_target,
     resolve_vars,
 )
+from .router_rules import rule_problems
 from .secrets import Secret
 
 OPENAI_PRESETS = ("openrouter", "deepseek", "groq", "ollama", "vllm", "lmstudio", "together", "openai")
@@ -209,7 +210,10 @@ class _Builder:
             self.problem(("router", "rules"), "expected [[router.rules]] tables")
         else:
             for i, rule in enumerate(rules):
-                if self.target(rule.get("target"), ("router", "rules", str(i), "target"), providers):
+                problems = rule_problems(rule)
+                for problem in problems:
+                    self.problem(("router", "rules", str(i)), problem)
+                if self.target(rule.get("target"), ("router", "rules", str(i), "target"), providers) and not problems:
                     router.rules.append(dict(rule))
         router.fallback = self.target_list(data.get("fallback", []), ("router", "fallback"), providers)
         fallbacks = data.get("fallbacks", {})
