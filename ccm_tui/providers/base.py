@@ -143,8 +143,8 @@ class Provider:
                         chunk = json.loads(frame.data)
                     except ValueError:
                         raise UpstreamUnavailable(f"{self.name}: malformed stream chunk {frame.data[:120]!r}") from None
-                    if isinstance(chunk, dict) and "error" in chunk and len(chunk) <= 2:
-                        raise self.parse_error(500, frame.data.encode(), {})
+                    if isinstance(chunk, dict) and chunk.get("error"):
+                        raise self.parse_error(_stream_error_status(chunk), frame.data.encode(), {})
                     for event_type, data in translator.feed(chunk):
                         record_event(flow, event_type, data)
                         out.append(encode_event(event_type, data))
@@ -157,6 +157,8 @@ class Provider:
                         chunk = json.loads(frame.data)
                     except ValueError:
                         continue
+                    if isinstance(chunk, dict) and chunk.get("error"):
+                        raise self.parse_error(_stream_error_status(chunk), frame.data.encode(), {})
                     for event_type, data in translator.feed(chunk):
                         record_event(flow, event_type, data)
                         tail.append(encode_event(event_type, data))
@@ -169,6 +171,13 @@ class Provider:
             raise transport_error(exc, self.name) from None
         finally:
             await response.aclose()
+
+
+def _stream_error_status(chunk: dict[str, Any]) -> int:
+    """An in-stream ``{"error": {...}}`` (any other keys beside it): its HTTP-like code, else 500."""
+    err = chunk.get("error")
+    code = err.get("code") if isinstance(err, dict) else None
+    return code if isinstance(code, int) and 400 <= code < 600 else 500
 
 
 def _error_message(raw: bytes) -> str | None:

@@ -1,0 +1,86 @@
+"""Provider ``type = "openai"``: OpenAI Chat Completions and every server that speaks it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+
+from ...config import ProviderConfig
+from ...errors import ProxyError
+from ...flow import Flow
+from ...sse import encode_event
+from ..base import Provider, UpstreamResponse, record_event
+from .presets import PRESETS, Preset, get_preset
+from .request import Limits, translate_request
+from .response import error_from_openai, repaired_calls, translate_response
+from .stream import OpenAIStreamTranslator, message_events
+
+__all__ = ["OpenAIProvider", "PRESETS", "Preset", "get_preset"]
+
+
+class OpenAIProvider(Provider):
+    def __init__(self, config: ProviderConfig, client: httpx.AsyncClient | None = None) -> None:
+        super().__init__(config, client)
+        self.preset = get_preset(config.preset, config.options)
+        base = (config.base_url or self.preset.base_url).rstrip("/")
+        self.url = base if base.endswith("/chat/completions") else base + "/chat/completions"
+
+    def upstream_headers(self) -> dict[str, str]:
+        headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+        headers.update(dict(self.preset.extra_headers))
+        if self.config.api_key:
+            headers["authorization"] = f"Bearer {self.config.api_key.reveal()}"
+        for name, value in self.config.headers.items():
+            headers[name] = value.reveal() if hasattr(value, "reveal") else str(value)
+        return headers
+
+    def parse_error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> ProxyError:
+        return error_from_openai(status, raw, headers, self.name)
+
+    async def messages(self, flow: Flow, body: dict[str, Any], headers: Mapping[str, str]) -> UpstreamResponse:
+        model = str(body.get("model") or "")
+        requested = flow.requested_model or model
+        limit = self.config.limits.get(model)
+        translated = translate_request(
+            body, self.preset,
+            limits=Limits(self.config.max_tokens_cap, limit.max_output_tokens if limit else None),
+            note=flow.note,
+        )
+        stream = bool(body.get("stream"))
+        response = await self.send(flow, self.url, translated.payload, self.upstream_headers(), stream=stream)
+        is_sse = "text/event-stream" in response.headers.get("content-type", "")
+        if stream and is_sse:
+            estimate = flow.estimated_input_tokens or (flow.decision.estimated_tokens if flow.decision else None)
+            translator = OpenAIStreamTranslator(
+                requested, names=translated.names, stop_sequences=translated.stop_sequences,
+                input_tokens=estimate or 0, note=flow.note,
+            )
+            return UpstreamResponse(stream=self.translate_stream(flow, response, translator))
+        if stream:
+            await response.aread()
+            await response.aclose()
+            flow.note("upstream ignored stream: true; its JSON answer is replayed as a stream")
+        data = await self.read_json(response)
+        if data.get("error") and not data.get("choices"):
+            err = data["error"]
+            code = err.get("code") if isinstance(err, dict) else None
+            status = code if isinstance(code, int) and 400 <= code < 600 else 502
+            raise self.parse_error(status, response.content, response.headers)
+        message = translate_response(
+            data, model=requested, names=translated.names, stop_sequences=translated.stop_sequences
+        )
+        if repaired := repaired_calls(data):
+            flow.note(f"repaired invalid JSON arguments of {repaired} tool call(s)")
+        if stream:
+            return UpstreamResponse(stream=_replay(flow, message))
+        return UpstreamResponse(body=message)
+
+
+async def _replay(flow: Flow, message: dict[str, Any]) -> AsyncIterator[bytes]:
+    out = []
+    for event_type, data in message_events(message):
+        record_event(flow, event_type, data)
+        out.append(encode_event(event_type, data))
+    yield b"".join(out)

@@ -1,0 +1,270 @@
+"""OpenAI Chat Completions answer → Anthropic message (pure), plus the shared bits the stream
+translator uses: usage and finish_reason mapping, tool-argument repair, error bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from ...errors import BillingError, InvalidRequest, ProxyError, UpstreamUnavailable, error_for_status
+from .presets import THINKING_SIGNATURE
+
+_ID_BAD = re.compile(r"[^a-zA-Z0-9_-]")
+_CONTEXT = re.compile(
+    r"context[_ ]length|context window|maximum context|too many tokens|prompt is too long|reduce the length"
+    r"|input is too long|exceeds? the (?:model|maximum)",
+    re.I,
+)
+_LIMIT = re.compile(r"(?:maximum context length|context length|context window|limit)\D{0,25}?(\d[\d,]*)", re.I)
+_ASKED = re.compile(r"(?:resulted in|requested|you have|contains|prompt has|input has|got)\D{0,25}?(\d[\d,]*)", re.I)
+
+
+class InvalidToolArguments(UpstreamUnavailable):
+    """The model produced tool arguments that are not a JSON object and cannot be repaired safely."""
+
+
+def new_message_id() -> str:
+    return "msg_" + uuid.uuid4().hex[:24]
+
+
+def tool_id(upstream_id: Any) -> str:
+    """Keep the upstream call id (Claude Code echoes it as tool_use_id); make it Anthropic-legal."""
+    if isinstance(upstream_id, str) and upstream_id.strip():
+        return _ID_BAD.sub("_", upstream_id.strip())
+    return "toolu_" + uuid.uuid4().hex[:24]
+
+
+# -- tool arguments ------------------------------------------------------------------------------
+def repair_json(text: str) -> str | None:
+    """Fix single-quoted strings, trailing commas and missing closing brackets; None if that is
+    not enough. A text cut inside a string is not completed: guessing its end could change meaning.
+    """
+    out: list[str] = []
+    stack: list[str] = []
+    quote: str | None = None
+    escaped = False
+    for ch in text:
+        if quote:
+            if escaped:
+                out.append("'" if (quote == "'" and ch == "'") else "\\" + ch)
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                out.append('"')
+                quote = None
+            elif ch == '"':
+                out.append('\\"')
+            elif ch == "\n":
+                out.append("\\n")
+            else:
+                out.append(ch)
+        elif ch in "\"'":
+            quote = ch
+            out.append('"')
+        elif ch in "{[":
+            stack.append("}" if ch == "{" else "]")
+            out.append(ch)
+        elif ch in "}]":
+            _drop_trailing_comma(out)
+            if stack and stack[-1] == ch:
+                stack.pop()
+            out.append(ch)
+        else:
+            out.append(ch)
+    if quote:
+        return None
+    _drop_trailing_comma(out)
+    if "".join(out).rstrip().endswith(":"):
+        return None
+    out.extend(reversed(stack))
+    repaired = "".join(out)
+    try:
+        json.loads(repaired)
+    except ValueError:
+        return None
+    return repaired
+
+
+def _drop_trailing_comma(out: list[str]) -> None:
+    i = len(out) - 1
+    while i >= 0 and out[i].isspace():
+        i -= 1
+    if i >= 0 and out[i] == ",":
+        del out[i]
+
+
+def parse_arguments(raw: Any, tool_name: str = "") -> tuple[dict[str, Any], bool]:
+    """Arguments string → (object, repaired?). Raises InvalidToolArguments when unrepairable."""
+    if isinstance(raw, dict):
+        return raw, False
+    text = raw if isinstance(raw, str) else ""
+    if not text.strip():
+        return {}, False
+    try:
+        value = json.loads(text)
+    except ValueError:
+        fixed = repair_json(text.strip())
+        value = json.loads(fixed) if fixed is not None else None
+        if isinstance(value, dict):
+            return value, True
+        raise InvalidToolArguments(
+            f"the model returned tool arguments for {tool_name or 'a tool'} that are not valid JSON: {text[:200]!r}"
+        ) from None
+    if value is None:
+        return {}, False
+    if not isinstance(value, dict):
+        raise InvalidToolArguments(f"the model returned tool arguments for {tool_name or 'a tool'} that are not an object")
+    return value, False
+
+
+# -- usage and stop reason -----------------------------------------------------------------------
+def map_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
+    """OpenAI usage → Anthropic usage: input excludes cache reads and writes, never negative."""
+    u = usage or {}
+    details = u.get("prompt_tokens_details") or {}
+    prompt = _int(u.get("prompt_tokens"))
+    read = _int(details.get("cached_tokens")) or _int(u.get("prompt_cache_hit_tokens")) or _int(
+        u.get("cache_read_input_tokens")
+    )
+    write = _int(details.get("cache_write_tokens")) or _int(details.get("cache_creation_tokens")) or _int(
+        u.get("cache_creation_input_tokens")
+    )
+    return {
+        "input_tokens": max(prompt - read - write, 0),
+        "output_tokens": _int(u.get("completion_tokens")),
+        "cache_read_input_tokens": read,
+        "cache_creation_input_tokens": write,
+    }
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def stop_reason(finish: str | None, *, has_tool_use: bool, refused: bool = False) -> str:
+    """finish_reason → stop_reason. content_filter maps to ``refusal`` (the closest Anthropic
+    meaning); ``stop`` after tool calls is ``tool_use`` because that is what the client must do."""
+    if finish == "length":
+        return "max_tokens"
+    if finish == "content_filter" or refused:
+        return "refusal"
+    if has_tool_use:
+        return "tool_use"
+    return "end_turn"
+
+
+def matched_stop(choice: Mapping[str, Any], stop_sequences: list[str]) -> str | None:
+    """vLLM/SGLang report the matched stop string in ``choice.stop_reason``; OpenAI does not."""
+    value = choice.get("stop_reason")
+    return value if isinstance(value, str) and value in stop_sequences else None
+
+
+# -- non-stream response -------------------------------------------------------------------------
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
+
+
+def reasoning_of(message: Mapping[str, Any]) -> str:
+    for key in ("reasoning_content", "reasoning"):
+        if isinstance(message.get(key), str) and message[key]:
+            return message[key]
+    return ""
+
+
+def translate_response(
+    data: Mapping[str, Any], *, model: str, names: Mapping[str, str] | None = None,
+    stop_sequences: list[str] | None = None,
+) -> dict[str, Any]:
+    names = names or {}
+    choices = data.get("choices") or []
+    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+    message = choice.get("message") or {}
+    content: list[dict[str, Any]] = []
+    reasoning = reasoning_of(message)
+    if reasoning:
+        content.append({"type": "thinking", "thinking": reasoning, "signature": THINKING_SIGNATURE})
+    text = _text_of(message.get("content"))
+    refusal = message.get("refusal") if isinstance(message.get("refusal"), str) else ""
+    if text or refusal:
+        content.append({"type": "text", "text": text or refusal})
+    calls = list(message.get("tool_calls") or [])
+    if not calls and isinstance(message.get("function_call"), dict):
+        calls = [{"function": message["function_call"]}]
+    for call in calls:
+        fn = call.get("function") or {}
+        name = names.get(fn.get("name") or "", fn.get("name") or "")
+        args, _ = parse_arguments(fn.get("arguments"), name)
+        content.append({"type": "tool_use", "id": tool_id(call.get("id")), "name": name, "input": args})
+    finish = choice.get("finish_reason")
+    has_tools = any(b["type"] == "tool_use" for b in content)
+    reason = stop_reason(finish, has_tool_use=has_tools, refused=bool(refusal))
+    sequence = matched_stop(choice, stop_sequences or []) if reason == "end_turn" else None
+    return {
+        "id": new_message_id(),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": "stop_sequence" if sequence else reason,
+        "stop_sequence": sequence,
+        "usage": map_usage(data.get("usage")),
+    }
+
+
+def repaired_calls(data: Mapping[str, Any]) -> int:
+    """How many tool calls in a non-stream answer needed argument repair (for the flow notes)."""
+    count = 0
+    for choice in (data.get("choices") or [])[:1]:
+        for call in (choice.get("message") or {}).get("tool_calls") or []:
+            try:
+                count += parse_arguments((call.get("function") or {}).get("arguments"))[1]
+            except InvalidToolArguments:
+                pass
+    return count
+
+
+# -- errors --------------------------------------------------------------------------------------
+def error_from_openai(status: int, raw: bytes, headers: Mapping[str, str], provider: str) -> ProxyError:
+    """OpenAI-style error body → the typed error the client sees."""
+    text = raw.decode("utf-8", "replace").strip()
+    message, code = text[:300], None
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        data = None
+        if text.startswith("<"):
+            message = "upstream returned an HTML error page"
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, str):
+            message = err
+        elif isinstance(err, dict):
+            code = err.get("code") or err.get("type")
+            found = err.get("message") or err.get("detail") or err.get("msg")
+            if isinstance(found, list):  # FastAPI validation errors (vLLM 422)
+                found = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in found)
+            if found:
+                message = str(found)
+    message = message or f"HTTP {status}"
+    if 400 <= status < 500 and (code == "context_length_exceeded" or _CONTEXT.search(message)):
+        return InvalidRequest(_too_long(message, provider))
+    if code == "insufficient_quota":
+        return BillingError(f"{provider}: {message}")
+    return error_for_status(status, f"{provider}: {message}", headers)
+
+
+def _too_long(message: str, provider: str) -> str:
+    limit, asked = _LIMIT.search(message), _ASKED.search(message)
+    if limit and asked:
+        n, m = asked.group(1).replace(",", ""), limit.group(1).replace(",", "")
+        return f"prompt is too long: {n} tokens > {m} maximum ({provider}: {message})"
+    return f"prompt is too long ({provider}: {message})"
