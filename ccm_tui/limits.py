@@ -135,3 +135,40 @@ def clamp_max_tokens(body: dict[str, Any], limits: ModelLimits) -> tuple[dict[st
             out["thinking"] = new_thinking
             note += f"; thinking budget {budget} lowered to {new_thinking['budget_tokens']}"
     return out, note
+
+
+IMAGE_PLACEHOLDER = "[image omitted: the routed model does not accept images]"
+
+
+def _without_images(content: Any) -> tuple[Any, int]:
+    if not isinstance(content, list):
+        return content, 0
+    out, replaced = [], 0
+    for block in content:
+        if isinstance(block, dict) and block.get("type") == "image":
+            out.append({"type": "text", "text": IMAGE_PLACEHOLDER})
+            replaced += 1
+        elif isinstance(block, dict) and block.get("type") == "tool_result" and isinstance(block.get("content"), list):
+            nested, n = _without_images(block["content"])
+            out.append({**block, "content": nested} if n else block)
+            replaced += n
+        else:
+            out.append(block)
+    return (out, replaced) if replaced else (content, 0)
+
+
+def replace_images(body: dict[str, Any], limits: ModelLimits) -> tuple[dict[str, Any], str | None]:
+    """For a text-only model (``vision = false``): image blocks, also inside ``tool_result``
+    content, become a short text placeholder. Returns a new body and a note, or the body unchanged."""
+    messages = body.get("messages")
+    if limits.vision or not isinstance(messages, list):
+        return body, None
+    new_messages, total = [], 0
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        new_content, n = _without_images(content)
+        new_messages.append({**message, "content": new_content} if n else message)
+        total += n
+    if not total:
+        return body, None
+    return {**body, "messages": new_messages}, f"{total} image(s) replaced by a placeholder (text-only model)"

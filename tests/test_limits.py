@@ -7,7 +7,14 @@ import copy
 import pytest
 
 from ccm_tui.config import ModelLimits, parse_config
-from ccm_tui.limits import builtin_limits, clamp_max_tokens, limits_for, output_reserve
+from ccm_tui.limits import (
+    IMAGE_PLACEHOLDER,
+    builtin_limits,
+    clamp_max_tokens,
+    limits_for,
+    output_reserve,
+    replace_images,
+)
 
 CONFIG = """
 [providers.or]
@@ -115,3 +122,29 @@ def test_output_reserve() -> None:
     assert output_reserve({"max_tokens": 1000}, ModelLimits(128_000, 16_384)) == 1000
     assert output_reserve({"max_tokens": 64_000}, ModelLimits()) == 64_000
     assert output_reserve({}, ModelLimits(None, 100)) == 0
+
+
+IMG = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}}
+
+
+def test_text_only_models_get_placeholders_instead_of_images() -> None:
+    body = {"messages": [
+        {"role": "user", "content": [{"type": "text", "text": "look"}, IMG]},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [IMG, IMG]}]},
+    ]}
+    before = copy.deepcopy(body)
+    out, note = replace_images(body, ModelLimits(128_000, 8_192, vision=False))
+    assert body == before and note == "3 image(s) replaced by a placeholder (text-only model)"
+    placeholder = {"type": "text", "text": IMAGE_PLACEHOLDER}
+    assert out["messages"][0]["content"] == [{"type": "text", "text": "look"}, placeholder]
+    assert out["messages"][1] is body["messages"][1]
+    assert out["messages"][2]["content"][0]["content"] == [placeholder, placeholder]
+    assert out["messages"][2]["content"][0]["tool_use_id"] == "t"
+
+
+def test_vision_models_and_imageless_bodies_are_untouched() -> None:
+    body = {"messages": [{"role": "user", "content": [IMG]}]}
+    assert replace_images(body, ModelLimits()) == (body, None)
+    plain = {"messages": [{"role": "user", "content": "hi"}]}
+    assert replace_images(plain, ModelLimits(vision=False)) == (plain, None)
