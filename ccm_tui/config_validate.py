@@ -6,10 +6,10 @@ import re
 from typing import Any
 
 from .config import (
+    DEFAULT_MAX_BODY_BYTES,
     PROVIDER_TYPES,
     ROUTES,
     Config,
-    DEFAULT_MAX_BODY_BYTES,
     ConfigError,
     ModelLimits,
     Price,
