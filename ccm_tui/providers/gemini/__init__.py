@@ -1,0 +1,72 @@
+"""Google Gemini, native API (``type = "gemini"``): generateContent / streamGenerateContent?alt=sse.
+
+The key travels in the ``x-goog-api-key`` header, never in the URL (URLs end up in flow records
+and logs). ``options`` of the provider config understood here: ``thinking`` (bool, overrides the
+per-model guess), ``max_thinking_budget``, ``schema_mode = "json_schema"`` (send tool schemas as
+``parametersJsonSchema`` unchanged, Gemini 2.5+ only), ``safety_settings`` (list, passed through).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from ...errors import ProxyError
+from ...flow import Flow
+from ...limits import builtin_limits
+from ..base import Provider, UpstreamResponse
+from .request import DEFAULT_MAX_OUTPUT, build_request
+from .response import parse_gemini_error, translate_response
+from .stream import GeminiStreamTranslator
+
+__all__ = ["GeminiProvider", "GeminiStreamTranslator", "build_request", "translate_response"]
+
+
+class GeminiProvider(Provider):
+    def url(self, model: str, *, stream: bool) -> str:
+        base = self.config.base_url.rstrip("/")
+        if not base.endswith(("/v1beta", "/v1", "/v1alpha")):
+            base += "/v1beta"
+        name = model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+        action = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return f"{base}/{quote(name, safe='/.-_')}:{action}"
+
+    def upstream_headers(self) -> dict[str, str]:
+        headers = {name: secret.reveal() for name, secret in self.config.headers.items()}
+        if self.config.api_key:
+            headers["x-goog-api-key"] = self.config.api_key.reveal()
+        headers["content-type"] = "application/json"
+        return headers
+
+    def max_output(self, model: str) -> int:
+        caps = [self.config.max_tokens_cap]
+        configured = self.config.limits.get(model)
+        if configured is not None:
+            caps.append(configured.max_output_tokens)
+        builtin = builtin_limits(model)
+        if builtin is not None:
+            caps.append(builtin.max_output_tokens)
+        known = [c for c in caps if isinstance(c, int) and c > 0]
+        return min(known) if known else DEFAULT_MAX_OUTPUT
+
+    async def messages(self, flow: Flow, body: dict[str, Any], headers: Mapping[str, str]) -> UpstreamResponse:
+        model = str(body.get("model") or "")
+        shown_model = flow.requested_model or model
+        request = build_request(body, model, max_output=self.max_output(model), options=self.config.options)
+        for note in request.notes:
+            flow.note(note)
+        stream = body.get("stream") is True
+        response = await self.send(flow, self.url(model, stream=stream), request.payload,
+                                   self.upstream_headers(), stream=stream)
+        if stream:
+            translator = GeminiStreamTranslator(shown_model, request.names, grounding=request.grounding,
+                                                input_tokens=flow.estimated_input_tokens or 0)
+            return UpstreamResponse(stream=self.translate_stream(flow, response, translator))
+        data = await self.read_json(response)
+        if "error" in data and "candidates" not in data:
+            raise self.parse_error(response.status_code, response.content, response.headers)
+        return UpstreamResponse(body=translate_response(data, shown_model, request.names, grounding=request.grounding))
+
+    def parse_error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> ProxyError:
+        return parse_gemini_error(self.name, status, raw, headers)
