@@ -15,6 +15,8 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import pyte
+from pyte.charsets import LAT1_MAP
+from pyte.modes import DECAWM, IRM
 from pyte.screens import StaticDefaultDict
 
 #: Colour values in a cell: "default", a palette index 0-255, or "#rrggbb".
@@ -147,6 +149,30 @@ class _Screen(pyte.Screen):
         if restore_cursor:
             self.restore_cursor()
         self.dirty.update(range(self.lines))
+
+    def draw(self, data: str) -> None:
+        # Fast path for printable ASCII (most of claude's output): pyte's draw costs a
+        # wcwidth call and a namedtuple _replace per character.
+        if not (data.isascii() and data.isprintable()) or self.charset or IRM in self.mode \
+                or self.g0_charset is not LAT1_MAP:
+            super().draw(data)
+            return
+        cur, cols, new = self.cursor, self.columns, tuple.__new__
+        rest = tuple(cur.attrs)[1:]
+        wrap = DECAWM in self.mode
+        line = self.buffer[cur.y]
+        for ch in data:
+            if cur.x >= cols:
+                if wrap:
+                    self.dirty.add(cur.y)
+                    self.carriage_return()
+                    self.linefeed()
+                    line = self.buffer[cur.y]
+                else:
+                    cur.x = cols - 1
+            line[cur.x] = new(Cell, (ch, *rest))
+            cur.x += 1
+        self.dirty.add(cur.y)
 
     @property
     def in_alt(self) -> bool:

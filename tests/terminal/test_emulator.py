@@ -117,3 +117,16 @@ def test_resize_clamps_cursor():
     assert (emu.columns, emu.lines) == (10, 2)
     x, y = emu.cursor
     assert x <= 9 and y <= 1
+
+
+@pytest.mark.parametrize("autowrap", [True, False])
+def test_ascii_fast_path_matches_pyte(autowrap):
+    import pyte
+
+    data = ("" if autowrap else "\x1b[?7l") + "\x1b[31mabcdefghij" * 5 + "\x1b[0m tail\r\nxy\x1b[2;9Hzzzz"
+    emu, _ = make(12, 4)
+    emu.feed(data.encode())
+    ref = pyte.Screen(12, 4)
+    pyte.Stream(ref).feed(data)
+    assert emu.display == ref.display
+    assert emu.cursor == (min(ref.cursor.x, 11), ref.cursor.y)
