@@ -1,0 +1,124 @@
+"""Results → a text table (stdout) and a Markdown table (bench/RESULTS.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Row = tuple[str, dict[str, Any], str, bool | None]
+COLS = ["direct", "ccm", "ccm_openai", "litellm", "ccr"]
+HEAD = {"direct": "direct", "ccm": "ccm-tui", "ccm_openai": "ccm-tui→openai", "litellm": "LiteLLM",
+        "ccr": "ccr"}
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.3f}" if abs(v) < 10 else f"{v:,.1f}" if abs(v) < 1000 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def _col(section: dict[str, Any], key: str) -> dict[str, Any]:
+    return {name: (data.get(key) if isinstance(data, dict) else None) for name, data in section.items()}
+
+
+def rows(r: dict[str, Any]) -> list[Row]:
+    h = r["headline"]
+    out: list[Row] = []
+    for label, key in (("non-stream p50 ms", "p50"), ("non-stream p95 ms", "p95"), ("non-stream p99 ms", "p99")):
+        out.append((label, _col(r["nonstream"], key), "", None))
+    out.append(("non-stream added p50 ms", {"ccm": h["nonstream_added_p50_ms"]}, "≤ 1", h["nonstream_added_p50_ms"] <= 1))
+    out.append(("non-stream ratio p50", {"ccm": h["nonstream_ratio_p50"]}, "", None))
+    if "nonstream_claude_code_body" in r:
+        out.append(("real Claude Code body (26 KB) p50 ms", _col(r["nonstream_claude_code_body"], "p50"), "", None))
+    out.append(("first SSE byte p50 ms", _col(r["first_byte"], "p50"), "", None))
+    out.append(("first SSE byte p99 ms", _col(r["first_byte"], "p99"), "", None))
+    out.append(("first byte added p50 ms", {"ccm": h["first_byte_added_p50_ms"],
+                                            "ccm_openai": h.get("first_byte_openai_added_p50_ms")},
+                "≤ 2", h["first_byte_added_p50_ms"] <= 2))
+    tp = r["throughput"]
+    out.append(("stream e2e events/s (client)", _col(tp, "events_per_s"), "", None))
+    out.append(("stream e2e upstream chunks per proxy CPU-s", _col(tp, "chunks_per_cpu_s"), "", None))
+    rate = h["translate_chunks_per_s_core"]
+    out.append(("translate chunks/s/core (decode+json+translate+encode)", {"ccm_openai": rate}, "≥ 50k",
+                None if rate is None else rate >= 50_000))
+    mic = r["micro"]["openai_translate"]
+    out.append(("translator alone chunks/s/core", {"ccm_openai": mic.get("translator_chunks_per_s")}, "", None))
+    if mic.get("pipeline_orjson_loads_chunks_per_s"):
+        out.append(("… with orjson.loads chunks/s/core", {"ccm_openai": mic["pipeline_orjson_loads_chunks_per_s"]},
+                    "", None))
+    conc = r["concurrent"]
+    n = r["params"]["streams"]
+    out.append((f"{n} concurrent streams: errors", _col(conc, "errors"), "0", h["concurrent_errors"] == 0))
+    out.append((f"{n} concurrent streams: wall s", _col(conc, "wall_s"), "", None))
+    out.append((f"{n} concurrent streams: stream p99 ms",
+                {k: v["stream_ms"]["p99"] for k, v in conc.items()}, "", None))
+    out.append(("proxy RSS idle MB", {"ccm": r["rss_idle_mb"].get("VmRSS")}, "", None))
+    out.append(("proxy RSS serving MB (VmRSS / peak VmHWM)",
+                {"ccm": f"{r['rss_serving_mb'].get('VmRSS')} / {r['rss_serving_mb'].get('VmHWM')}"},
+                "< 80", (h["rss_serving_mb"] or 1e9) < 80))
+    st = r["startup"]
+    ready = {"ccm": st["first_request_s"]}
+    for name, peer in (r.get("peers") or {}).items():
+        if isinstance(peer, dict):
+            ready[name] = peer.get("startup_s")
+    out.append(("start-up to first answered request s", ready, "< 0.5", st["first_request_s"] < 0.5))
+    return out
+
+
+def _columns(r: dict[str, Any]) -> list[str]:
+    present = {k for _, vals, _, _ in rows(r) for k, v in vals.items() if v is not None}
+    return [c for c in COLS if c in present]
+
+
+def _grid(r: dict[str, Any]) -> list[list[str]]:
+    cols = _columns(r)
+    grid = [["metric"] + [HEAD[c] for c in cols] + ["target", "met"]]
+    for label, vals, target, ok in rows(r):
+        met = "" if ok is None else ("yes" if ok else "NO")
+        grid.append([label] + [_fmt(vals.get(c)) for c in cols] + [target, met])
+    return grid
+
+
+def _peers_line(r: dict[str, Any]) -> str:
+    parts = [f"{name}: {v if isinstance(v, str) else 'measured'}" for name, v in (r.get("peers") or {}).items()]
+    return "peers: " + ("; ".join(parts) or "none detected")
+
+
+def table(r: dict[str, Any]) -> str:
+    grid = _grid(r)
+    widths = [max(len(row[i]) for row in grid) for i in range(len(grid[0]))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+             for row in grid]
+    lines.insert(1, "-" * len(lines[0]))
+    m = r["machine"]
+    lines.append("")
+    lines.append(f"{m['date']} · {m['nproc']} CPUs · {m['cpu']} · Python {m['python']}"
+                 + (" · QUICK (tiny counts, not a measurement)" if r["params"].get("quick") else ""))
+    lines.append(_peers_line(r))
+    lines += [f"note: {n}" for n in r["notes"]]
+    return "\n".join(lines)
+
+
+def markdown(r: dict[str, Any]) -> str:
+    grid = _grid(r)
+    m, p = r["machine"], r["params"]
+    out = [
+        "# Benchmark results",
+        "",
+        f"Measured {m['date']} on {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, {m['platform']}.",
+        f"`python bench/run.py --write-results`: {p['n']} sequential non-stream requests per target after "
+        f"{p['warmup']} warm-up, {p['n_ttfb']} streams for first byte, {p['chunks']:,}-chunk streams for throughput, "
+        f"{p['streams']} concurrent streams. Direct = the same client straight to the fake upstream; "
+        "ccm-tui = through `ccm-tui serve` (Anthropic passthrough); ccm-tui→openai = translated to OpenAI Chat "
+        "Completions and back. Client, proxy and upstream share the machine's cores.",
+        "",
+        "| " + " | ".join(grid[0]) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(grid[0]) - 1)) + "|",
+    ]
+    out += ["| " + " | ".join(row) + " |" for row in grid[1:]]
+    out += ["", _peers_line(r)]
+    out += [f"- note: {n}" for n in r["notes"]]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,203 @@
+"""ccm-tui proxy benchmark: direct to a fast fake upstream vs through ``ccm-tui serve`` (and peers).
+
+    python bench/run.py [--quick] [--json PATH] [--write-results]
+
+Everything runs on 127.0.0.1 in child processes: the fake upstream (bench/fake_upstream.py),
+``python -m ccm_tui serve`` with a generated config, and LiteLLM / claude-code-router when they
+are on PATH. Prints a table, writes JSON (default bench/results/latest.json); ``--write-results``
+also rewrites bench/RESULTS.md (the table the README quotes). Ratios proxy/direct are the
+headline: absolute numbers move with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import micro  # noqa: E402
+import peers  # noqa: E402
+from measure import Target, concurrent_streams, first_byte, nonstream_latency, stream_throughput  # noqa: E402
+from procs import BENCH, ROOT, TOKEN, cpu_seconds, rss, start_fake, start_serve, workdir, write_config  # noqa: E402
+from report import markdown, table  # noqa: E402
+
+FULL = {"n": 1000, "warmup": 100, "n_cc": 300, "n_ttfb": 300, "chunks": 50_000, "streams": 256, "starts": 5,
+        "budget_s": 120.0, "micro_chunks": 20_000, "micro_s": 2.0}
+QUICK = {"n": 30, "warmup": 5, "n_cc": 10, "n_ttfb": 10, "chunks": 500, "streams": 16, "starts": 1,
+         "budget_s": 10.0, "micro_chunks": 2_000, "micro_s": 0.3}
+FIXTURE = ROOT / "tests" / "fixtures" / "claude-code" / "print_mode_main.json"
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    return {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "nproc": os.cpu_count(), "cpu": cpu,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def _claude_code_body() -> dict[str, Any] | None:
+    try:
+        body = json.loads(FIXTURE.read_text())["body"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return {k: v for k, v in body.items() if k not in ("model", "stream")}
+
+
+def _probe(target: Target) -> str | None:
+    """None when the target answers a plain request, else why not."""
+    import httpx
+
+    try:
+        r = httpx.post(target.url, content=target.body("bench-c8", False), headers=target.headers, timeout=10)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None if r.status_code == 200 else f"HTTP {r.status_code}: {r.text[:200]}"
+
+
+def bench(cfg: dict[str, Any], log) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    results: dict[str, Any] = {"machine": machine(), "params": cfg, "notes": []}
+    notes: list[str] = results["notes"]
+    work = workdir()
+    fake = start_fake(work)
+    children = [fake]
+    try:
+        config = write_config(work, fake.base_url)
+        log("start-up ...")
+        starts = []
+        for i in range(cfg["starts"]):
+            child = start_serve(work, config, name=f"serve-start{i}")
+            starts.append(child.timings)
+            child.stop()
+        results["startup"] = {
+            "url_line_s": round(statistics.median(s["url_line_s"] for s in starts), 3),
+            "first_request_s": round(statistics.median(s["first_request_s"] for s in starts), 3),
+            "runs": len(starts),
+        }
+        serve = start_serve(work, config)
+        children.append(serve)
+        results["rss_idle_mb"] = rss(serve.proc.pid)
+
+        hdr = {"anthropic-version": "2023-06-01"}
+        direct = Target("direct", fake.base_url, {**hdr, "x-api-key": "bench-upstream-key"})
+        ccm = Target("ccm", serve.base_url, {**hdr, "x-api-key": TOKEN}, "anthropic,")
+        ccm_oai = Target("ccm_openai", serve.base_url, {**hdr, "x-api-key": TOKEN}, "oai,")
+        for target in (direct, ccm):
+            if why := _probe(target):
+                raise RuntimeError(f"{target.name} does not answer: {why}")
+        translated = _probe(ccm_oai)
+        if translated:
+            notes.append(f"translated path (OpenAI provider) unavailable: {translated}")
+        anth = [direct, ccm]
+        others: list[Target] = []
+        for name, exe in peers.detect().items():
+            if exe is None:
+                results.setdefault("peers", {})[name] = "not installed"
+                continue
+            try:
+                child, target = peers.STARTERS[name](exe, work, fake.base_url)
+                children.append(child)
+                results.setdefault("peers", {})[name] = {"startup_s": round(child.timings["first_request_s"], 3)}
+                others.append(target)
+            except Exception as exc:  # noqa: BLE001 - a peer that fails to start is reported, not fatal
+                results.setdefault("peers", {})[name] = f"failed to start: {exc}"
+        budget = cfg["budget_s"]
+        log(f"non-stream latency, {cfg['n']} sequential requests each ...")
+        results["nonstream"] = nonstream_latency(anth + others, cfg["n"], cfg["warmup"], budget)
+        cc_body = _claude_code_body()
+        if cc_body:
+            log("non-stream latency, a real Claude Code body ...")
+            results["nonstream_claude_code_body"] = nonstream_latency(
+                anth + others, cfg["n_cc"], cfg["warmup"], budget, cc_body)
+        else:
+            notes.append(f"{FIXTURE} missing: real-body latency skipped")
+        log("time to first SSE byte ...")
+        ttfb_targets = anth + others + ([] if translated else [ccm_oai])
+        results["first_byte"] = first_byte(ttfb_targets, cfg["n_ttfb"], cfg["warmup"], budget)
+        log("stream throughput end to end ...")
+        pid = serve.proc.pid
+        through: dict[str, Any] = {"direct": stream_throughput(direct, cfg["chunks"], budget),
+                                   "ccm": stream_throughput(ccm, cfg["chunks"], budget, lambda: cpu_seconds(pid))}
+        if not translated:
+            through["ccm_openai"] = stream_throughput(ccm_oai, cfg["chunks"], budget, lambda: cpu_seconds(pid))
+        for target in others:
+            through[target.name] = stream_throughput(target, cfg["chunks"], budget)
+        results["throughput"] = through
+        log(f"{cfg['streams']} concurrent streams ...")
+        conc = {t.name: concurrent_streams(t, cfg["streams"], "bench-c20-d5", timeout=budget)
+                for t in anth + others + ([] if translated else [ccm_oai])}
+        results["concurrent"] = conc
+        results["rss_serving_mb"] = rss(pid)
+        log("translator micro-benchmark ...")
+        results["micro"] = micro.micro(cfg["micro_chunks"], cfg["micro_s"])
+        if "skipped" in results["micro"]["openai_translate"]:
+            notes.append(results["micro"]["openai_translate"]["skipped"])
+    finally:
+        for child in reversed(children):
+            child.stop()
+    results["headline"] = headline(results)
+    return results
+
+
+def headline(r: dict[str, Any]) -> dict[str, Any]:
+    """The numbers the issue sets targets for, with the proxy/direct ratios."""
+    ns, fb = r["nonstream"], r["first_byte"]
+    h: dict[str, Any] = {
+        "nonstream_added_p50_ms": round(ns["ccm"]["p50"] - ns["direct"]["p50"], 3),
+        "nonstream_added_p99_ms": round(ns["ccm"]["p99"] - ns["direct"]["p99"], 3),
+        "nonstream_ratio_p50": round(ns["ccm"]["p50"] / ns["direct"]["p50"], 2),
+        "first_byte_added_p50_ms": round(fb["ccm"]["p50"] - fb["direct"]["p50"], 3),
+        "first_byte_ratio_p50": round(fb["ccm"]["p50"] / fb["direct"]["p50"], 2),
+        "concurrent_errors": sum(c["errors"] for k, c in r["concurrent"].items() if k.startswith("ccm")),
+        "rss_serving_mb": r["rss_serving_mb"].get("VmHWM"),
+        "ready_s": r["startup"]["first_request_s"],
+    }
+    if "ccm_openai" in fb:
+        h["first_byte_openai_added_p50_ms"] = round(fb["ccm_openai"]["p50"] - fb["direct"]["p50"], 3)
+    tr = r["micro"]["openai_translate"]
+    h["translate_chunks_per_s_core"] = tr.get("pipeline_chunks_per_s")
+    e2e = r["throughput"].get("ccm_openai") or {}
+    h["e2e_translated_chunks_per_cpu_s"] = e2e.get("chunks_per_cpu_s")
+    return h
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny counts (smoke test, < 30 s)")
+    parser.add_argument("--json", type=Path, default=BENCH / "results" / "latest.json")
+    parser.add_argument("--write-results", action="store_true", help="rewrite bench/RESULTS.md")
+    args = parser.parse_args(argv)
+    cfg = QUICK if args.quick else FULL
+
+    def log(msg: str) -> None:
+        print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    results = bench(dict(cfg, quick=args.quick), log)
+    results["bench_wall_s"] = round(time.perf_counter() - t0, 1)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"\nJSON: {args.json}")
+    if args.write_results:
+        (BENCH / "RESULTS.md").write_text(markdown(results))
+        print(f"table: {BENCH / 'RESULTS.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Smoke test for bench/run.py --quick: it runs end to end and reports every metric (no timing asserts)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_bench_reports_every_metric(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "non-stream added p50 ms" in proc.stdout
+    r = json.loads(out.read_text())
+
+    for target in ("direct", "ccm"):
+        for section in ("nonstream", "nonstream_claude_code_body", "first_byte"):
+            stats = r[section][target]
+            assert stats["errors"] == 0 and stats["n"] > 0, (section, target, stats)
+            assert 0 < stats["p50"] <= stats["p95"] <= stats["p99"], (section, target, stats)
+        assert r["throughput"][target]["complete"] is True, r["throughput"][target]
+        assert r["throughput"][target]["events"] > r["params"]["chunks"]
+    for name, conc in r["concurrent"].items():
+        assert conc["errors"] == 0, (name, conc)
+        assert conc["stream_ms"]["n"] == r["params"]["streams"]
+    assert r["throughput"]["ccm"]["proxy_cpu_s"] >= 0
+    assert r["rss_serving_mb"]["VmRSS"] > 0 and r["rss_serving_mb"]["VmHWM"] >= r["rss_serving_mb"]["VmRSS"]
+    assert 0 < r["startup"]["url_line_s"] <= r["startup"]["first_request_s"] < 30
+    assert set(r["peers"]) == {"litellm", "ccr"}
+
+    h = r["headline"]
+    for key in ("nonstream_added_p50_ms", "nonstream_ratio_p50", "first_byte_added_p50_ms", "concurrent_errors",
+                "rss_serving_mb", "ready_s", "translate_chunks_per_s_core", "e2e_translated_chunks_per_cpu_s"):
+        assert key in h, key
+    assert h["concurrent_errors"] == 0
+    translate = r["micro"]["openai_translate"]
+    if "skipped" not in translate:  # the OpenAI provider is optional for the smoke test, not for the table
+        assert translate["pipeline_chunks_per_s"] > 0 and translate["translator_chunks_per_s"] > 0
+        assert r["throughput"]["ccm_openai"]["complete"] is True
+    assert r["micro"]["anthropic_decode"]["decode_events_per_s"] > 0
