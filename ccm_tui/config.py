@@ -20,6 +20,13 @@ from .secrets import Secret, write_private
 
 PROVIDER_TYPES = ("anthropic", "openai", "gemini", "litellm")
 ROUTES = ("default", "background", "think", "long_context", "web_search", "subagent", "image")
+#: Decision route names that differ from their config key (the fixtures and the UI say "websearch").
+ROUTE_KEYS = {"websearch": "web_search"}
+
+
+def route_key(route: str) -> str:
+    """The ``[router]`` key that configures a decision's route."""
+    return ROUTE_KEYS.get(route, route)
 DEFAULT_LONG_CONTEXT_THRESHOLD = 60_000
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 _VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
@@ -88,7 +95,11 @@ class RouterConfig:
 
     def target(self, route: str) -> str | None:
         """The target of a route, falling back to ``default``."""
-        return self.routes.get(route) or self.routes.get("default")
+        return self.routes.get(route_key(route)) or self.routes.get("default")
+
+    def fallbacks_for(self, route: str) -> list[str]:
+        """``[router.fallbacks]`` for this route, else the shared ``fallback`` list."""
+        return self.fallbacks.get(route_key(route), self.fallback)
 
 
 @dataclass(slots=True)
@@ -123,6 +134,7 @@ class Config:
 
     def set_route(self, route: str, target: str | None) -> None:
         """Change a route and write it back to the file, keeping comments and layout."""
+        route = route_key(route)
         if route not in ROUTES:
             raise ConfigError([f"router.{route}: unknown route (one of {', '.join(ROUTES)})"])
         if target is not None:

@@ -40,7 +40,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .config import Config, parse_target
+from .config import Config, parse_target, route_key
 from .errors import InvalidRequest
 from .flow import Decision
 from .limits import limits_for, output_reserve
@@ -257,8 +257,8 @@ def _route_target(config: Config, route: str, model: str) -> tuple[tuple[str, st
     if value:
         target = _known_target(config, value)
         if target:
-            note = None if route == "default" or config.router.routes.get(route) else (
-                f"no {route} route: default")
+            key = route_key(route)
+            note = None if route == "default" or config.router.routes.get(key) else f"no {key} route: default"
             return target, note
     for provider in config.providers.values():
         if model in provider.models:
@@ -286,7 +286,7 @@ def _classify(
     for tool in tools:
         kind = tool.get("type") if isinstance(tool, dict) else None
         if isinstance(kind, str) and kind.startswith("web_search"):
-            return "web_search", f"server tool {kind} present", None
+            return "websearch", f"server tool {kind} present", None
 
     where = _latest_user_image(body.get("messages"))
     if where is not None:

@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from ccm_tui.config import Config, ConfigError, ProviderConfig, embedded_default, parse_config
+from ccm_tui.config import Config, ConfigError, ProviderConfig, embedded_default, parse_config, route_key
 from ccm_tui.errors import InvalidRequest
 from ccm_tui.router import decide, strip_subagent_tag
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures" / "claude-code").glob("*.json"))
-ROUTE_NAMES = {"websearch": "web_search"}  # fixture label → config route name
 
 PROVIDERS = """
 [providers.anthropic]
@@ -90,9 +89,9 @@ def test_fixture_routes_as_labelled(path: Path) -> None:
     data = json.loads(path.read_text())
     config = make_config()
     decision = decide(data["body"], data["headers"], config, count_tokens=no_count)
-    route = ROUTE_NAMES.get(data["expected_route"], data["expected_route"])
-    assert decision.route == route
-    assert f"{decision.provider},{decision.model}" == config.router.routes[route]
+    route = data["expected_route"]
+    assert decision.route == route, "decisions use the fixtures' route names"
+    assert f"{decision.provider},{decision.model}" == config.router.target(route)
     assert 0 < len(decision.reason) < 100 and "\n" not in decision.reason
     assert decision.estimated_tokens is None
 
@@ -106,7 +105,7 @@ def test_fixtures_cover_every_builtin_route_they_claim() -> None:
 WEB = {"type": "web_search_20250305", "name": "web_search", "max_uses": 8}
 NESTED_IMAGE = [{"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "shot"}, IMAGE]}]
 CASES: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
-    ("server web search", req(tools=[WEB]), {}, "web_search"),
+    ("server web search", req(tools=[WEB]), {}, "websearch"),
     ("client WebSearch tool is not websearch", req(tools=[{"name": "WebSearch", "input_schema": {}}]), {}, "default"),
     ("image in latest user turn", req([{"type": "text", "text": "see"}, IMAGE]), {}, "image"),
     ("image nested in tool_result", req(NESTED_IMAGE), {}, "image"),
@@ -134,7 +133,7 @@ def test_builtin_rules(body: dict, headers: dict, route: str) -> None:
     config = make_config()
     decision = decide(body, headers, config, count_tokens=no_count)
     assert decision.route == route
-    assert f"{decision.provider},{decision.model}" == config.router.routes[route]
+    assert f"{decision.provider},{decision.model}" == config.router.routes[route_key(route)]
 
 
 @pytest.mark.parametrize(
@@ -152,7 +151,7 @@ def test_adaptive_thinking_counts_only_from_the_configured_effort(minimum: str |
 # -- priorities ------------------------------------------------------------------------------
 def test_subagent_doing_websearch_is_websearch() -> None:
     body = req(tools=[WEB], system=[billing(True)])
-    assert decide(body, {"x-claude-code-agent-id": "a"}, make_config(), count_tokens=no_count).route == "web_search"
+    assert decide(body, {"x-claude-code-agent-id": "a"}, make_config(), count_tokens=no_count).route == "websearch"
 
 
 def test_image_beats_think_and_subagent() -> None:
@@ -167,7 +166,7 @@ def test_think_beats_haiku_background() -> None:
 
 def test_unconfigured_route_falls_back_to_default_and_says_so() -> None:
     decision = decide(req(tools=[WEB]), {}, make_config('[router]\ndefault = "anthropic,m-default"\n'))
-    assert (decision.route, decision.model) == ("web_search", "m-default")
+    assert (decision.route, decision.model) == ("websearch", "m-default")
     assert "no web_search route: default" in decision.reason
 
 
@@ -179,7 +178,7 @@ def test_override_model_bypasses_routing() -> None:
 
 def test_override_with_unknown_provider_falls_through() -> None:
     decision = decide(req(tools=[WEB], model="nope,gpt-4o"), {}, make_config(), count_tokens=no_count)
-    assert decision.route == "web_search" and "unknown provider" in decision.reason
+    assert decision.route == "websearch" and "unknown provider" in decision.reason
 
 
 def test_pin_beats_everything() -> None:
@@ -300,7 +299,7 @@ def test_far_below_and_far_above_skip_the_count() -> None:
 
 def test_image_payload_does_not_look_like_text() -> None:
     body = req([IMAGE] * 20, tools=[WEB])  # ~900 KB of base64, a websearch: no count at all
-    assert decide(body, {}, threshold_config(60_000), count_tokens=no_count).route == "web_search"
+    assert decide(body, {}, threshold_config(60_000), count_tokens=no_count).route == "websearch"
 
 
 def test_default_counter_is_tokens_module() -> None:
@@ -384,7 +383,7 @@ def test_unknown_models_are_not_escalated_on_a_guess() -> None:
 # -- no config -------------------------------------------------------------------------------
 def test_embedded_default_passes_the_requested_model_through() -> None:
     decision = decide(req(tools=[WEB], model="claude-opus-4-8"), {}, embedded_default(), count_tokens=no_count)
-    assert (decision.route, decision.provider, decision.model) == ("web_search", "anthropic", "claude-opus-4-8")
+    assert (decision.route, decision.provider, decision.model) == ("websearch", "anthropic", "claude-opus-4-8")
 
 
 def test_without_default_the_first_provider_listing_the_model_wins() -> None:

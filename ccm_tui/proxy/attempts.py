@@ -2,6 +2,8 @@
 
 Nothing has reached the client while we are here: a stream's first chunk is fetched before the
 response starts, so a stream that fails at once can still fall back. After that, no retry.
+The stream handed back is guarded: upstream silence longer than the provider's stall timeout
+becomes a ``timeout_error``, and during shorter silences the client gets ``ping`` keepalives.
 """
 
 from __future__ import annotations
@@ -12,14 +14,18 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ..config import parse_target
-from ..errors import ProxyError, is_retryable
+from ..errors import ProxyError, UpstreamTimeout, is_retryable
 from ..flow import Attempt, Flow
 from ..providers import UpstreamResponse
+from ..sse import encode_event
 from .state import ProxyState
 
 RETRIES_PER_TARGET = 1  # one more try on the same target before moving down the list
 BACKOFF_S = 0.5
-MAX_RETRY_AFTER_S = 10.0
+MAX_RETRY_AFTER_S = 10.0  # a longer retry-after moves on to the next target instead of waiting
+DEFAULT_STALL_TIMEOUT_S = 300.0  # no upstream byte for this long → timeout_error (provider stall_timeout)
+PING_INTERVAL_S = 10.0  # keepalive cadence during upstream silence, under common 30-60 s idle timeouts
+PING = encode_event("ping", {"type": "ping"})
 
 
 def targets_for(state: ProxyState, flow: Flow) -> list[str]:
@@ -27,42 +33,98 @@ def targets_for(state: ProxyState, flow: Flow) -> list[str]:
     assert decision is not None
     router = state.config.router
     chain = [f"{decision.provider},{decision.model}"]
-    for target in router.fallbacks.get(decision.route, router.fallback):
+    for target in router.fallbacks_for(decision.route):
         if target not in chain:
             chain.append(target)
     return chain
 
 
-def _delay(err: ProxyError, attempt: int) -> float:
+def _delay(err: ProxyError, attempt: int) -> float | None:
+    """Seconds to wait before retrying the same target; None if its retry-after is too long to wait."""
     retry_after = err.headers.get("retry-after") or err.headers.get("Retry-After")
     if retry_after:
         try:
-            return min(max(float(retry_after), 0.0), MAX_RETRY_AFTER_S)
+            seconds = max(float(retry_after), 0.0)
         except ValueError:
-            pass
+            seconds = None
+        if seconds is not None:
+            return seconds if seconds <= MAX_RETRY_AFTER_S else None
     return BACKOFF_S * (2**attempt)
 
 
-async def _prefetch(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Pull the first chunk now (errors surface here), then hand back an iterator over everything."""
+def stall_timeout(state: ProxyState, provider: str) -> float:
+    config = state.config.providers.get(provider)
+    return (config.stall_timeout if config and config.stall_timeout else None) or DEFAULT_STALL_TIMEOUT_S
+
+
+async def _anext(iterator: AsyncIterator[bytes]) -> bytes:
+    return await iterator.__anext__()
+
+
+async def _settle(task: asyncio.Task[bytes] | None, iterator: AsyncIterator[bytes]) -> None:
+    """Cancel a pending read and close the upstream iterator (its finally closes the connection)."""
+    if task is not None:
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+        if not task.cancelled():
+            task.exception()  # retrieved: no "exception never retrieved" noise
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def _stalled(provider: str, seconds: float) -> UpstreamTimeout:
+    return UpstreamTimeout(f"provider {provider!r} stalled: no data for {seconds:g} s (stall_timeout)")
+
+
+async def guard_stream(stream: AsyncIterator[bytes], provider: str, stall_s: float) -> AsyncIterator[bytes]:
+    """Pull the first chunk now (errors and stalls surface here), then hand back a guarded iterator."""
     iterator = stream.__aiter__()
+    task: asyncio.Task[bytes] | None = asyncio.ensure_future(_anext(iterator))
     try:
-        first = await iterator.__anext__()
+        done, _ = await asyncio.wait({task}, timeout=stall_s)
+        if not done:
+            raise _stalled(provider, stall_s)
+        first: bytes | None = task.result()
+        task = None
     except StopAsyncIteration:
-        first = b""
+        first, task = None, None
+    except BaseException:
+        await _settle(task, iterator)
+        raise
 
-    async def chained() -> AsyncIterator[bytes]:
+    async def guarded() -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        pending: asyncio.Task[bytes] | None = None
         try:
-            if first:
-                yield first
-            async for chunk in iterator:
-                yield chunk
+            if first is None:
+                return
+            yield first
+            at_boundary = first.endswith((b"\n\n", b"\r\n\r\n"))
+            while True:
+                pending = asyncio.ensure_future(_anext(iterator))
+                deadline = loop.time() + stall_s
+                while True:
+                    done, _ = await asyncio.wait({pending}, timeout=min(PING_INTERVAL_S, deadline - loop.time()))
+                    if done:
+                        break
+                    if loop.time() >= deadline:
+                        raise _stalled(provider, stall_s)
+                    if at_boundary:  # a ping may only go between complete frames
+                        yield PING
+                finished, pending = pending, None
+                try:
+                    chunk = finished.result()
+                except StopAsyncIteration:
+                    return
+                if chunk:
+                    at_boundary = chunk.endswith((b"\n\n", b"\r\n\r\n"))
+                    yield chunk
         finally:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await _settle(pending, iterator)
 
-    return chained()
+    return guarded()
 
 
 async def call_with_fallbacks(
@@ -80,7 +142,8 @@ async def call_with_fallbacks(
                 provider = state.provider(provider_name)
                 upstream = await provider.messages(flow, {**body, "model": model}, headers)
                 if upstream.stream is not None:
-                    upstream.stream = await _prefetch(upstream.stream)
+                    upstream.stream = await guard_stream(upstream.stream, provider_name,
+                                                         stall_timeout(state, provider_name))
             except ProxyError as err:
                 attempt.status, attempt.error = err.status, state.redactor.text(err.message)
                 attempt.duration_ms = (time.perf_counter() - t0) * 1000
@@ -88,7 +151,12 @@ async def call_with_fallbacks(
                 if not is_retryable(err):
                     raise
                 if attempt_no < RETRIES_PER_TARGET:
-                    await asyncio.sleep(_delay(err, attempt_no))
+                    delay = _delay(err, attempt_no)
+                    if delay is None:
+                        flow.note(f"{target}: retry-after {err.headers.get('retry-after')} s is too long; "
+                                  "not retried")
+                        break
+                    await asyncio.sleep(delay)
                 continue
             attempt.status = upstream.status
             attempt.duration_ms = (time.perf_counter() - t0) * 1000

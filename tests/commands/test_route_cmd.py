@@ -44,7 +44,7 @@ def test_fixture_file_prints_one_decision(config: Path) -> None:
     result = route("route", "--config", str(config), str(FIXTURES / "websearch_server_tool.json"))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
-        "route": "web_search", "provider": "openrouter", "model": "m-websearch",
+        "route": "websearch", "provider": "openrouter", "model": "m-websearch",
         "reason": "server tool web_search_20250305 present",
     }
     assert result.stdout.count("\n") == 1
