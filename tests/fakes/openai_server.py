@@ -198,3 +198,56 @@ class FakeOpenAI:
         if not reply.cut:
             writer.write(b"0\r\n\r\n")
             await writer.drain()
+
+
+# -- judging a translated stream ------------------------------------------------------------------
+_DELTA_FOR = {"text": {"text_delta"}, "thinking": {"thinking_delta", "signature_delta"}, "tool_use": {"input_json_delta"}}
+
+
+def assemble(events: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Check the Anthropic stream invariants Claude Code relies on and build the final message.
+
+    One message_start first; event name == data.type; contiguous block indices, one open at a
+    time, deltas matching the open block; message_delta then message_stop last.
+    """
+    assert events and events[0][0] == "message_start", events[:1]
+    names = [name for name, _ in events]
+    assert names.count("message_start") == 1
+    assert names[-2:] == ["message_delta", "message_stop"], names[-3:]
+    message = dict(events[0][1]["message"])
+    content: list[dict[str, Any]] = []
+    open_index: int | None = None
+    partial = ""
+    for name, data in events:
+        assert data["type"] == name
+        if name == "content_block_start":
+            assert open_index is None, "a block was opened while another is open"
+            assert data["index"] == len(content), "block indices must be contiguous"
+            open_index, partial = data["index"], ""
+            content.append(dict(data["content_block"]))
+        elif name == "content_block_delta":
+            assert data["index"] == open_index, "delta for a block that is not open"
+            block, delta = content[open_index], data["delta"]
+            assert delta["type"] in _DELTA_FOR[block["type"]], (block["type"], delta["type"])
+            if delta["type"] == "text_delta":
+                assert delta["text"], "empty text delta"
+                block["text"] += delta["text"]
+            elif delta["type"] == "thinking_delta":
+                block["thinking"] += delta["thinking"]
+            elif delta["type"] == "signature_delta":
+                block["signature"] += delta["signature"]
+            else:
+                partial += delta["partial_json"]
+        elif name == "content_block_stop":
+            assert data["index"] == open_index
+            if content[open_index]["type"] == "tool_use":
+                value = json.loads(partial) if partial else {}
+                assert isinstance(value, dict), partial
+                content[open_index]["input"] = value
+            open_index = None
+        elif name == "message_delta":
+            assert open_index is None, "message_delta with a block still open"
+            message.update(data["delta"])
+            message["usage"] = {**message["usage"], **data["usage"]}
+    message["content"] = content
+    return message

@@ -40,6 +40,7 @@ class _Call:
     args: list[str] = field(default_factory=list)
     started: bool = False
     closed: bool = False
+    streaming: bool = False  # live from its first fragment: arguments go out as they come
 
     @property
     def has_args(self) -> bool:
@@ -172,8 +173,8 @@ class OpenAIStreamTranslator:
             else:
                 self._try_start(call)
         elif self._live is None:
-            self._promote()
-        elif self._live.started and _complete(self._live):
+            self._promote(first=call)
+        elif _complete(self._live):
             self._close_live()
             self._promote()
 
@@ -207,7 +208,7 @@ class OpenAIStreamTranslator:
         return call
 
     def _try_start(self, call: _Call, force: bool = False) -> None:
-        if call.started or not (call.name and (call.has_args or force)):
+        if call.started or not (call.name and ((call.has_args and call.streaming) or force)):
             return
         if self._open is not None:
             self._leave()
@@ -217,11 +218,14 @@ class OpenAIStreamTranslator:
         if call.args:
             self._delta_json("".join(call.args))
 
-    def _promote(self) -> None:
+    def _promote(self, first: _Call | None = None) -> None:
+        """Make the earliest unfinished call the current one. Only a call that is current from its
+        first fragment streams; one that was buffered waits for its end (so it can be repaired)."""
         nxt = next((c for c in self._calls if not c.closed), None)
         if nxt is None:
             return
         self._live = nxt
+        nxt.streaming = nxt is first
         self._try_start(nxt)
 
     def _close_live(self) -> None:
