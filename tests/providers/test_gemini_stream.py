@@ -6,11 +6,13 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ccm_tui.errors import UpstreamUnavailable
-from ccm_tui.providers.gemini.response import signature_from_tool_id
+from ccm_tui.providers.gemini.response import signature_from_tool_id, translate_response
 from ccm_tui.providers.gemini.stream import GeminiStreamTranslator
-from tests.fakes.gemini_server import call_part, chunk, text_part, usage
+from tests.fakes.gemini_server import call_part, chunk, merge, text_part, usage
 
 from .test_gemini_response import SEARCH_META
 
@@ -209,3 +211,31 @@ def test_translators_share_no_state() -> None:
     events = b.feed(chunk([call_part("T", {})]))
     starts = [d for n, d in events if n == "content_block_start"]
     assert starts[0]["index"] == 0 and starts[0]["content_block"]["type"] == "tool_use"
+
+
+# -- fuzz: any sequence of parts keeps the invariants and agrees with the non-stream translation -----
+PARTS = st.one_of(
+    st.builds(text_part, st.text(max_size=8), thought=st.booleans(),
+              signature=st.one_of(st.none(), st.sampled_from(["S1==", "S2"]))),
+    st.builds(call_part, st.sampled_from(["Bash", "Read", "T"]),
+              st.dictionaries(st.sampled_from(["a", "b"]), st.one_of(st.integers(), st.text(max_size=5)),
+                              max_size=2),
+              signature=st.one_of(st.none(), st.just("SIG/+=="))),
+)
+FINISH = st.sampled_from(["STOP", "MAX_TOKENS", "SAFETY", "OTHER"])
+
+
+def without_ids(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in b.items() if k != "id"} | ({"sig": signature_from_tool_id(b["id"])} if "id" in b else {})
+            for b in items]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(PARTS, max_size=4), min_size=1, max_size=6), FINISH)
+def test_fuzz_stream_matches_non_stream(parts_per_chunk: list[list[dict[str, Any]]], finish: str) -> None:
+    chunks = [chunk(parts) for parts in parts_per_chunk]
+    chunks[-1]["candidates"][0]["finishReason"] = finish
+    events = run(chunks)
+    message = translate_response(merge(chunks), "claude-x")
+    assert without_ids(blocks(events)) == without_ids(message["content"])
+    assert events[-2][1]["delta"]["stop_reason"] == message["stop_reason"]
