@@ -1,0 +1,66 @@
+"""``ccm-tui [-- CLAUDE_ARGS…]``: start the proxy on its own thread, then the TUI with claude in it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+from ..config import ConfigError, load_config
+from ..events import EventBus
+from ..logs import setup_file_logging
+
+#: Variables the child must not inherit: claude changes behaviour inside tmux / other terminals,
+#: and a real key in ANTHROPIC_API_KEY would compete with the proxy token.
+_CHILD_DROP = ("TMUX", "TMUX_PANE", "TERM_PROGRAM", "TERM_PROGRAM_VERSION", "ANTHROPIC_API_KEY",
+               "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN")
+
+
+def resolve_claude(explicit: str | None) -> str | None:
+    candidate = explicit or os.environ.get("CCM_CLAUDE_BIN") or "claude"
+    if os.sep in candidate:
+        return candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else None
+    return shutil.which(candidate)
+
+
+def child_env(proxy_env: dict[str, str], embed: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _CHILD_DROP}
+    if embed:
+        env.update(TERM="xterm-256color", COLORTERM="truecolor")
+    env.update(proxy_env)
+    return env
+
+
+def run(args: argparse.Namespace) -> int:
+    claude = resolve_claude(args.claude_bin)
+    if claude is None:
+        name = args.claude_bin or os.environ.get("CCM_CLAUDE_BIN") or "claude"
+        print(f"ccm-tui: cannot find the claude executable {name!r}.\n"
+              "Install Claude Code (npm install -g @anthropic-ai/claude-code), or point --claude-bin "
+              "or $CCM_CLAUDE_BIN at it. `ccm-tui serve` runs the proxy alone.", file=sys.stderr)
+        return 127
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print("ccm-tui: the config has problems:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
+        return 2
+    log_path = setup_file_logging()
+
+    from ..proxy.server import ProxyServer
+    from ..tui.app import CcmApp
+
+    server = ProxyServer(config, EventBus())
+    try:
+        server.start_in_thread()
+    except RuntimeError as exc:
+        print(f"ccm-tui: {exc} (details in {log_path})", file=sys.stderr)
+        return 1
+    embed = not args.no_embed
+    app = CcmApp(server, [claude, *args.claude_args], child_env(server.child_env(), embed),
+                 claude_cwd=os.getcwd(), embed=embed, keep_open=args.keep_open, log_path=log_path)
+    try:
+        app.run()
+    finally:
+        server.stop()
+    return app.return_code or 0

@@ -1,0 +1,1 @@
+"""The Textual UI: claude in a terminal pane beside a live view of the proxy's flows."""

@@ -1,0 +1,43 @@
+"""Small formatters shared by the panes and the inspector (no widgets here)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+
+from ..flow import Flow
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.0f}ms" if value < 10_000 else f"{value / 1000:.1f}s"
+
+
+def tokens(value: int | None) -> str:
+    if not value:
+        return "–" if value is None else "0"
+    if value < 10_000:
+        return str(value)
+    return f"{value / 1000:.1f}k" if value < 1_000_000 else f"{value / 1_000_000:.2f}M"
+
+
+def usd(value: float) -> str:
+    return f"${value:.4f}" if value < 1 else f"${value:.2f}"
+
+
+def clock(epoch: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(epoch))
+
+
+def status(flow: Flow) -> Text:
+    """Status cell: HTTP code coloured by outcome, or the live state."""
+    if flow.state == "failed":
+        return Text(str(flow.status or "ERR"), style="bold red")
+    if flow.state == "done":
+        code = flow.status or 200
+        return Text(str(code), style="green" if code < 400 else "bold red")
+    if flow.state == "streaming":
+        return Text("▸ live", style="bold cyan")
+    return Text("…", style="yellow")

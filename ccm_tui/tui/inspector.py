@@ -1,0 +1,207 @@
+"""One request in full: bodies in and out, decision, upstream status/headers, answer or events, timings."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import RenderableType
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Collapsible, Footer, Static
+
+from ..flow import Flow
+from ..secrets import Redactor
+from . import format as fmt
+
+BIG_BODY = 6_000  # characters: bodies longer than this start collapsed
+
+
+def pretty_json(data: Any, redactor: Redactor) -> Syntax:
+    text = json.dumps(redactor.data(data), indent=2, ensure_ascii=False, default=str)
+    return Syntax(text, "json", theme="ansi_dark", word_wrap=True, background_color="default")
+
+
+def _kv(rows: list[tuple[str, RenderableType]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def summary(flow: Flow) -> Table:
+    d = flow.decision
+    u = flow.usage
+    rows: list[tuple[str, RenderableType]] = [
+        ("request", f"#{flow.id} {flow.method} {flow.path} · {fmt.clock(flow.started_at)} · "
+                    f"{'stream' if flow.stream else 'json'} · session {flow.session_id or '–'}"),
+        ("requested model", flow.requested_model or "–"),
+        ("route", Text.assemble((d.route, "bold cyan"), " → ", (f"{d.provider},{d.model}", "bold"))
+         if d else Text("not routed", style="dim")),
+        ("reason", d.reason if d else "–"),
+        ("status", Text.assemble(fmt.status(flow), f"  state {flow.state}  upstream {flow.upstream_status or '–'}")),
+        ("timings", f"first byte {fmt.ms(flow.first_byte_ms)} · total {fmt.ms(flow.duration_ms)}"),
+        ("usage", f"in {u.input_tokens} · cache read {u.cache_read_input_tokens} · cache write "
+                  f"{u.cache_creation_input_tokens} · out {u.output_tokens}"
+                  + (f" · estimated in {flow.estimated_input_tokens}" if flow.estimated_input_tokens else "")
+                  + (f" · {fmt.usd(flow.cost_usd)}" if flow.cost_usd else "")),
+        ("stop reason", flow.stop_reason or "–"),
+    ]
+    if flow.attempts:
+        rows.append(("attempts", "\n".join(
+            f"{a.provider},{a.model} → {a.status or '–'} {a.error or ''} {fmt.ms(a.duration_ms)}" for a in flow.attempts)))
+    if flow.notes:
+        rows.append(("notes", "\n".join(flow.notes)))
+    if flow.error:
+        rows.append(("error", Text(f"{flow.error_type or 'error'}: {flow.error}", style="bold red")))
+    return _kv(rows)
+
+
+def _section(title: str, body: RenderableType, *, collapsed: bool, id: str) -> Collapsible:
+    return Collapsible(Static(body, classes="section-body"), title=title, collapsed=collapsed, id=id)
+
+
+def sections(flow: Flow, redactor: Redactor) -> list[Collapsible]:
+    """The inspector's parts, every one through the redactor."""
+    out = []
+    incoming = json.dumps(flow.request_body, default=str) if flow.request_body is not None else ""
+    out.append(_section(f"Incoming Anthropic body ({len(incoming):,} chars)",
+                        pretty_json(flow.request_body, redactor), collapsed=len(incoming) > BIG_BODY, id="sec-in"))
+    out.append(_section("Request headers", _kv(sorted(redactor.headers(flow.request_headers).items())),
+                        collapsed=True, id="sec-in-headers"))
+    upstream = json.dumps(flow.upstream_body, default=str) if flow.upstream_body is not None else ""
+    title = f"Sent upstream: {redactor.text(flow.upstream_url or '–')} ({len(upstream):,} chars)"
+    out.append(_section(title, pretty_json(flow.upstream_body, redactor) if flow.upstream_body is not None
+                        else Text("nothing sent upstream (yet)", style="dim"),
+                        collapsed=len(upstream) > BIG_BODY, id="sec-up"))
+    out.append(_section(f"Upstream status {flow.upstream_status or '–'} and headers",
+                        _kv(sorted(redactor.headers(flow.upstream_headers).items())), collapsed=True, id="sec-up-headers"))
+    if flow.response_body is not None:
+        out.append(_section("Response body", pretty_json(flow.response_body, redactor), collapsed=False, id="sec-resp"))
+    if flow.events or flow.events_dropped:
+        lines = Text()
+        for event in list(flow.events):
+            lines.append(redactor.text(json.dumps(event, ensure_ascii=False, default=str)) + "\n")
+        if flow.events_dropped:
+            lines.append(f"… {flow.events_dropped} more events not kept\n", style="dim")
+        out.append(_section(f"Stream events ({len(flow.events) + flow.events_dropped})", lines,
+                            collapsed=True, id="sec-events"))
+    return out
+
+
+class Inspector(Screen[None]):
+    DEFAULT_CSS = """
+    Inspector #inspector-summary { padding: 0 1; border: round $accent; height: auto; }
+    Inspector .section-body { padding: 0 1; }
+    Inspector #inspector-scroll { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("escape,q", "close", "Back"),
+        Binding("c", "copy_curl", "Copy curl"),
+        Binding("e", "export", "Export JSONL"),
+        Binding("r", "replay", "Replay"),
+        Binding("o", "expand_all", "Expand all"),
+    ]
+
+    def __init__(self, flow: Flow, redactor: Redactor) -> None:
+        super().__init__()
+        self.flow = flow
+        self.redactor = redactor
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="inspector-scroll"):
+            yield Static(summary(self.flow), id="inspector-summary")
+            yield from sections(self.flow, self.redactor)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"request #{self.flow.id}"
+        self.query_one("#inspector-scroll").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_expand_all(self) -> None:
+        collapsibles = list(self.query(Collapsible))
+        expand = any(c.collapsed for c in collapsibles)
+        for c in collapsibles:
+            c.collapsed = not expand
+
+    def action_copy_curl(self) -> None:
+        self.app.copy_curl(self.flow)  # type: ignore[attr-defined]
+
+    def action_export(self) -> None:
+        self.app.export_session(self.flow.session_id)  # type: ignore[attr-defined]
+
+    def action_replay(self) -> None:
+        self.app.replay(self.flow)  # type: ignore[attr-defined]
+
+
+class TextModal(ModalScreen[None]):
+    """A scrollable text shown over the screen (the curl command, help)."""
+
+    DEFAULT_CSS = """
+    TextModal { align: center middle; }
+    TextModal > VerticalScroll { width: 90%; height: auto; max-height: 85%; border: thick $accent;
+                                 background: $surface; padding: 0 1; }
+    """
+    BINDINGS = [Binding("escape,q,enter", "close", "Close")]
+
+    def __init__(self, title: str, body: RenderableType) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as scroll:
+            scroll.border_title = self.title_text
+            yield Static(self.body, id="text-modal-body")
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ReplayView(Screen[None]):
+    """Original answer and replayed answer, side by side."""
+
+    DEFAULT_CSS = """
+    ReplayView Horizontal { height: 1fr; }
+    ReplayView VerticalScroll { width: 1fr; border: round $primary; padding: 0 1; }
+    """
+    BINDINGS = [Binding("escape,q", "close", "Back")]
+
+    def __init__(self, flow: Flow, target: str, redactor: Redactor) -> None:
+        super().__init__()
+        self.flow = flow
+        self.target = target
+        self.redactor = redactor
+
+    def compose(self) -> ComposeResult:
+        from ..export import answer_text
+
+        with Horizontal():
+            with VerticalScroll(id="replay-left") as left:
+                left.border_title = f"original #{self.flow.id}: {self.flow.target or '–'}"
+                left.border_subtitle = f"{fmt.ms(self.flow.duration_ms)} · out {self.flow.usage.output_tokens}"
+                yield Static(self.redactor.text(answer_text(self.flow)) or "(no answer)", id="replay-original")
+            with VerticalScroll(id="replay-right") as right:
+                right.border_title = f"replay: {self.target}"
+                yield Static(Text("waiting for the replay…", style="dim"), id="replay-answer")
+        yield Footer()
+
+    def show_result(self, text: str, subtitle: str, error: bool = False) -> None:
+        self.query_one("#replay-answer", Static).update(Text(self.redactor.text(text), style="red" if error else ""))
+        self.query_one("#replay-right", VerticalScroll).border_subtitle = subtitle
+
+    def action_close(self) -> None:
+        self.dismiss(None)

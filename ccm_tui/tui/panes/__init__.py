@@ -1,0 +1,1 @@
+"""Dashboard panes: requests, providers, tokens, routes."""

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""A stand-in for the claude CLI (``--claude-bin``): talks to $ANTHROPIC_BASE_URL with $ANTHROPIC_AUTH_TOKEN.
+
+``fake_claude.py [--model M] [--requests N] [--exit CODE] [--interactive]`` sends N requests (streamed),
+printing what came back, then (with --interactive) sends one request per line typed on stdin until
+``exit``/EOF. Standard library only, so it runs under any Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+
+def ask(prompt: str, model: str, stream: bool = True) -> str:
+    body = {"model": model, "max_tokens": 256, "stream": stream,
+            "messages": [{"role": "user", "content": prompt}],
+            "tools": [{"name": "Bash", "description": "run", "input_schema": {"type": "object"}}]}
+    request = urllib.request.Request(
+        os.environ["ANTHROPIC_BASE_URL"].rstrip("/") + "/v1/messages", data=json.dumps(body).encode(),
+        headers={"content-type": "application/json", "anthropic-version": "2023-06-01",
+                 "authorization": "Bearer " + os.environ.get("ANTHROPIC_AUTH_TOKEN", "")})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            if not stream:
+                data = json.load(response)
+                return "".join(b.get("text", "") for b in data.get("content", []))
+            text = []
+            for raw in response:
+                line = raw.decode().strip()
+                if line.startswith("data:"):
+                    event = json.loads(line[5:])
+                    if event.get("type") == "content_block_delta":
+                        text.append(event["delta"].get("text", ""))
+            return "".join(text)
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code}: {exc.read().decode(errors='replace')}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="claude-sonnet-4-5")
+    parser.add_argument("--requests", type=int, default=1)
+    parser.add_argument("--exit", type=int, default=0, dest="code")
+    parser.add_argument("--interactive", action="store_true")
+    args, _ = parser.parse_known_args()
+    print(f"fake-claude ready, proxy {os.environ.get('ANTHROPIC_BASE_URL')}", flush=True)
+    for i in range(args.requests):
+        print(f"answer {i + 1}: {ask(f'question {i + 1}', args.model)}", flush=True)
+    if args.interactive:
+        while True:
+            print("> ", end="", flush=True)
+            line = sys.stdin.readline()
+            if not line or line.strip() == "exit":
+                break
+            print(f"you typed: {line.strip()}", flush=True)
+            print(f"answer: {ask(line.strip(), args.model)}", flush=True)
+    print(f"fake-claude exiting with {args.code}", flush=True)
+    return args.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""The dashboard against the real proxy and a fake Anthropic upstream, driven by Textual's pilot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ccm_tui.tui.panes.requests import layout_row, row_cells
+from ccm_tui.tui.panes.routes import RoutesTable
+
+from .conftest import SIZE, send, wait_for
+
+
+def rendered_rows(app) -> list[str]:  # type: ignore[no-untyped-def]
+    return [layout_row(row_cells(app.store.at(i)), 120).plain for i in range(len(app.store))]
+
+
+async def test_rows_appear_with_route_and_model(make_app, server) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert (await send(server)).status_code == 200
+        assert (await send(server, "claude-haiku-4-5", stream=False)).status_code == 200
+        await wait_for(lambda: app.store.session.requests == 2, pilot)
+        rows = rendered_rows(app)
+        assert "background" in rows[0] and "anthropic,claude-haiku-4-5" in rows[0] and "200" in rows[0]
+        assert "default" in rows[1] and "anthropic,claude-sonnet-4-5" in rows[1]
+        # the highlighted (newest) row's route reason is shown under the table
+        await pilot.pause(0.2)
+        reason = str(app.screen.query_one("#requests-reason").render())
+        assert "background" in reason
+        assert app.store.providers["anthropic"].totals.requests == 2
+
+
+async def test_route_switch_changes_next_request_and_file(make_app, server, config_file: Path,
+                                                          fake_anthropic) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        assert isinstance(app.focused, RoutesTable)
+        await pilot.press("f4")  # picker for the highlighted route: default
+        await pilot.pause()
+        await pilot.press(*"opus", "enter")
+        await wait_for(lambda: app.config.router.routes["default"] == "anthropic,claude-opus-4-1", pilot)
+        assert (await send(server)).status_code == 200
+        await wait_for(lambda: app.store.session.requests == 1, pilot)
+    assert fake_anthropic.requests[-1]["body"]["model"] == "claude-opus-4-1"
+    text = config_file.read_text()
+    assert 'default = "anthropic,claude-opus-4-1"' in text
+    assert "# my ccm-tui config (this comment must survive route switches)" in text
+    assert "# titles and summaries" in text and "# the canary" in text
