@@ -156,11 +156,11 @@ def _provider(draft: Draft, index: int, entry: Any, timeout: float | None) -> Pr
     global_use = _transformers(spec)
     kind, base_url, preset = classify(url, [t for t, _ in global_use])
     if urlsplit(url).query:
-        draft.drop(f"{where}.api_base_url", f"the query string of {url!r} is not carried")
+        draft.drop(f"{where}.api_base_url", f"the query string of {_shown(url)} is not carried (it may hold a key)")
     if references(url):
         draft.warnings.append(f"{where}: api_base_url comes from the environment ({url}); assumed OpenAI-compatible")
     if kind == "openai" and urlsplit(url).path.rstrip("/").endswith("/responses"):
-        draft.warnings.append(f"{where}: {url} is the Responses API; ccm-tui will use Chat Completions at {base_url}")
+        draft.warnings.append(f"{where}: {_shown(url)} is the Responses API; ccm-tui will use Chat Completions at {base_url}")
     fields: dict[str, Any] = {"type": kind}
     if preset:
         fields["preset"] = preset
@@ -184,10 +184,16 @@ def _provider(draft: Draft, index: int, entry: Any, timeout: float | None) -> Pr
         fields["timeout"] = timeout
     for extra in sorted(set(entry) - {"name", "api_base_url", "api_key", "models", "transformer"}):
         draft.drop(f"{where}.{extra}", "unknown provider key")
-    comment = f"{name}: from {url}"
+    comment = f"{name}: from {_shown(url)}"
     if carried:
         comment += f"\ntransformers carried: {'; '.join(carried)}"
     return ProviderDraft(name, fields, comment)
+
+
+def _shown(url: str) -> str:
+    """A URL for messages and comments: no query string or user info (either may hold a key)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 def _as(kind: str, preset: str | None) -> str:

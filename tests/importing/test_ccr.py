@@ -180,3 +180,12 @@ def test_json5_comment_markers_inside_strings_are_kept() -> None:
 
     text = '{"a": "x // y, }", // note\n "b": [1, 2, /* z */ ],\n "c": "q\\"/*", }'
     assert json.loads(_strip_json5(text)) == {"a": "x // y, }", "b": [1, 2], "c": 'q"/*'}
+
+
+def test_a_key_in_the_url_query_is_not_echoed() -> None:
+    url = "https://llm.example.com/v1/chat/completions?key=sk-in-query-canary"
+    draft, text = _convert({"Providers": [{"name": "q", "api_base_url": url, "models": ["m"]}],
+                            "Router": {"default": "q,m"}})
+    assert "sk-in-query-canary" not in text + "\n".join(draft.dropped + draft.warnings)
+    assert "the query string of https://llm.example.com/v1/chat/completions is not carried" in draft.dropped[0]
+    assert draft.providers["q"].fields["base_url"] == "https://llm.example.com/v1"
