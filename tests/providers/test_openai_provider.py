@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -239,3 +240,36 @@ def test_notes_and_clamp_recorded_on_the_flow(fake: FakeOpenAI, start_proxy, flo
     assert "reasoning_content" not in json.dumps(fake.requests[0].body)
     notes = flows[0].notes
     assert "max_tokens clamped 64000 → 4096" in notes and "dropped 1 thinking block" in notes
+
+
+async def test_concurrent_streams_share_no_state(fake: FakeOpenAI, start_proxy) -> None:
+    def echo(request) -> Reply:  # type: ignore[no-untyped-def]
+        word = request.body["messages"][-1]["content"]
+        return Reply.sse([chunk({"content": word[:3]}), chunk({"tool_calls": [
+            {"index": 0, "id": f"call_{word}", "type": "function", "function": {"name": "Bash", "arguments": ""}}]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": json.dumps({"command": word})}}]}),
+            chunk(finish="tool_calls"), USAGE], piece=[7, 11], delay=0.002)
+
+    fake.responder = echo
+    proxy = start_proxy(openai_config(fake.base_url))
+    c = anthropic.AsyncAnthropic(base_url=proxy.base_url, api_key=proxy.token.reveal(), max_retries=0, timeout=20)
+
+    async def one(word: str) -> Any:
+        async with c.messages.stream(**{**REQUEST, "messages": [{"role": "user", "content": word}]}) as stream:
+            return await stream.get_final_message()
+
+    words = [f"word{i:02d}" for i in range(8)]
+    results = await asyncio.wait_for(asyncio.gather(*(one(w) for w in words)), 30)
+    for word, message in zip(words, results, strict=True):
+        assert [b.type for b in message.content] == ["text", "tool_use"]
+        assert message.content[0].text == word[:3]
+        assert (message.content[1].id, message.content[1].input) == (f"call_{word}", {"command": word})
+    await c.close()
+
+
+def test_count_tokens_answers_locally(proxy, fake: FakeOpenAI) -> None:
+    small = client(proxy).messages.count_tokens(model="claude-opus-4-8", messages=[{"role": "user", "content": "hi"}])
+    large = client(proxy).messages.count_tokens(model="claude-opus-4-8", tools=TOOLS,
+                                                messages=[{"role": "user", "content": "hi " * 500}])
+    assert 0 < small.input_tokens < large.input_tokens
+    assert fake.requests == [], "counted offline, nothing sent upstream"
