@@ -83,6 +83,10 @@ class BudgetExceeded(ProxyError):
 
     status, error_type = 429, "rate_limit_error"
 
+    def __init__(self, message: str, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("x-should-retry", "false")  # Anthropic SDKs honour it: no retry storm
+
 
 _BY_STATUS: dict[int, type[ProxyError]] = {
     400: InvalidRequest,
@@ -113,6 +117,19 @@ def error_for_status(status: int, message: str, headers: Mapping[str, str] | Non
     if cls is ProxyError:
         err.status = 500 if status >= 500 else 502
     return err
+
+
+_BY_TYPE: dict[str, type[ProxyError]] = {
+    cls.error_type: cls
+    for cls in (InvalidRequest, AuthenticationFailed, BillingError, PermissionDenied, NotFound, RequestTooLarge,
+                RateLimited, UpstreamTimeout, Overloaded)
+}
+
+
+def error_for_type(error_type: str, message: str) -> ProxyError:
+    """An Anthropic ``error.type`` (e.g. from an ``event: error`` frame) → the typed error."""
+    cls = _BY_TYPE.get(error_type)
+    return cls(message) if cls is not None else ProxyError(message)
 
 
 def is_retryable(err: ProxyError) -> bool:

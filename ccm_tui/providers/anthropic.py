@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import AuthenticationFailed, UpstreamUnavailable
+from ..errors import AuthenticationFailed, UpstreamUnavailable, error_for_type
 from ..flow import MAX_KEPT_EVENTS, Flow
 from ..sse import SSEDecoder, encode_event
 from .base import Provider, UpstreamResponse, record_event, transport_error
@@ -83,7 +83,7 @@ class AnthropicProvider(Provider):
     async def _relay(self, flow: Flow, response: httpx.Response, rewrite: bool) -> AsyncIterator[bytes]:
         decoder = SSEDecoder()
         head = b""  # bytes held until message_start is rewritten (model name seen by the client)
-        finished = False
+        finished = sent = False
         try:
             async for chunk in response.aiter_raw():
                 for frame in decoder.feed(chunk):
@@ -92,10 +92,17 @@ class AnthropicProvider(Provider):
                             data = json.loads(frame.data)
                         except ValueError:
                             continue
+                        if not isinstance(data, dict):
+                            continue
                         record_event(flow, frame.event or "", data)
+                        if frame.event == "error" and not sent:  # nothing relayed yet: a fallback can still answer
+                            err = data.get("error") if isinstance(data.get("error"), dict) else {}
+                            message = self.redactor.text(str(err.get("message") or "error before the stream began"))
+                            raise error_for_type(str(err.get("type")), f"{self.name}: {message}")
                         if frame.event == "message_start" and rewrite:
                             rewrite = False
-                            data["message"]["model"] = flow.requested_model
+                            if isinstance(data.get("message"), dict):
+                                data["message"]["model"] = flow.requested_model
                             head = _replace_first_frame(head + chunk, encode_event("message_start", data))
                             chunk = b""
                         finished = finished or frame.event in ("message_stop", "error")
@@ -107,6 +114,7 @@ class AnthropicProvider(Provider):
                 if head:
                     chunk, head = head + chunk, b""
                 if chunk:
+                    sent = True
                     yield chunk
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.name) from None

@@ -18,6 +18,7 @@ import httpx
 from ..config import ProviderConfig
 from ..errors import ProxyError, UpstreamTimeout, UpstreamUnavailable, error_for_status
 from ..flow import Flow
+from ..secrets import Redactor
 from ..sse import SSEDecoder, encode_event
 
 
@@ -65,6 +66,7 @@ class Provider:
     def __init__(self, config: ProviderConfig, client: httpx.AsyncClient | None = None) -> None:
         self.config = config
         self.name = config.name
+        self.redactor = Redactor([config.api_key, *config.headers.values()])  # for what upstreams echo back
         self.client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
             limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
@@ -100,7 +102,7 @@ class Provider:
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.name) from None
         flow.upstream_status = response.status_code
-        flow.upstream_headers = dict(response.headers)
+        flow.upstream_headers = self.redactor.headers(response.headers)
         if response.status_code >= 400:
             try:
                 raw = await response.aread()
@@ -108,7 +110,9 @@ class Provider:
                 raw = b""
             finally:
                 await response.aclose()
-            raise self.parse_error(response.status_code, raw, response.headers)
+            err = self.parse_error(response.status_code, raw, response.headers)
+            err.message = self.redactor.text(err.message)  # some upstreams quote the bad key back
+            raise err
         if not stream:
             try:
                 await response.aread()

@@ -75,6 +75,7 @@ def create_app(state: ProxyState) -> Quart:
 
     @app.errorhandler(ProxyError)
     async def on_proxy_error(err: ProxyError) -> Response:
+        err.message = state.redactor.text(err.message)  # an upstream may quote a key back
         return error_response(err)
 
     @app.errorhandler(HTTPException)

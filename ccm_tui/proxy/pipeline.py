@@ -14,6 +14,7 @@ from ..events import FlowEvent
 from ..flow import Flow
 from ..router import decide, strip_subagent_tag
 from ..sse import encode_event
+from . import budget
 from .attempts import call_with_fallbacks
 from .state import ProxyState
 from .validate import parse_body, validate_request
@@ -31,6 +32,7 @@ def _finish(state: ProxyState, flow: Flow, status: int) -> None:
     flow.status = status
     flow.duration_ms = flow.elapsed_ms()
     flow.state = "done"
+    budget.charge(state, flow)
     state.publish(FlowEvent.FINISHED, flow)
 
 
@@ -40,6 +42,7 @@ def _fail(state: ProxyState, flow: Flow, err: ProxyError) -> None:
     flow.error_type = err.error_type
     flow.duration_ms = flow.elapsed_ms()
     flow.state = "failed"
+    budget.charge(state, flow)  # a stream cut short still used (and billed) tokens
     state.publish(FlowEvent.FAILED, flow)
 
 
@@ -78,6 +81,7 @@ async def handle_messages(state: ProxyState, request: Request) -> Response:
     flow, body = await _start(state, request, "messages")
     outgoing = _route(state, flow, body, request.headers)
     try:
+        budget.check(state)
         upstream = await call_with_fallbacks(state, flow, outgoing, request.headers)
     except ProxyError as err:
         _fail(state, flow, err)
@@ -114,6 +118,8 @@ async def _relay(state: ProxyState, flow: Flow, stream: AsyncIterator[bytes]) ->
                 state.publish(FlowEvent.PROGRESS, flow)
             yield chunk
     except ProxyError as err:
+        if flow.attempts:
+            flow.attempts[-1].error = state.redactor.text(err.message)  # failed after the first byte: no retry
         yield encode_event("error", {"type": "error", "error": err.body()["error"] | {
             "message": state.redactor.text(err.message)}})
         _fail(state, flow, err)
