@@ -342,3 +342,31 @@ def test_property_byte_splits_agree(answer: dict, cuts: list[int], crlf: bool) -
         i, k = i + size, k + 1
     events += t.finish()
     assert strip_id(assemble(events)) == strip_id(non_stream(answer))
+
+
+# -- inline <think> tags (servers without a reasoning parser; opt-in) ---------------------------------
+@pytest.mark.parametrize("content,expected", [
+    ("<think>plan</think>\n\nanswer", ("plan", "answer")),
+    ("no tags at all", ("", "no tags at all")),
+    ("<think>unfinished", ("unfinished", "")),
+    ("a <thin b", ("", "a <thin b")),
+    ("<think></think>x", ("", "x")),
+])
+def test_think_tags_split(content: str, expected: tuple) -> None:
+    from ccm_tui.providers.openai.think_tags import split_think_tags
+
+    assert split_think_tags(content) == expected
+    data = {"choices": [{"index": 0, "finish_reason": "stop", "message": {"content": content}}]}
+    msg = translate_response(data, model="m", think_tags=True)
+    assert [b.get("thinking", b.get("text")) for b in msg["content"]] == [t for t in expected if t]
+
+
+@settings(max_examples=100, deadline=None)
+@given(points=st.lists(st.integers(min_value=0, max_value=60), max_size=10))
+def test_think_tags_any_split_same_message(points: list[int]) -> None:
+    content = "<think>step 1 < step 2</think>\n\nThe <b>answer</b> is 42."
+    chunks = [chunk({"content": p}) for p in _cut(content, points) if p]
+    msg = final([ROLE, *chunks, chunk(finish="stop")], think_tags=True)
+    assert blocks(msg) == [("thinking", "step 1 < step 2"), ("text", "The <b>answer</b> is 42.")]
+    untouched = final([ROLE, *chunks, chunk(finish="stop")])
+    assert blocks(untouched) == [("text", content)], "off by default"

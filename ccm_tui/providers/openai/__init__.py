@@ -55,7 +55,7 @@ class OpenAIProvider(Provider):
             estimate = flow.estimated_input_tokens or (flow.decision.estimated_tokens if flow.decision else None)
             translator = OpenAIStreamTranslator(
                 requested, names=translated.names, stop_sequences=translated.stop_sequences,
-                input_tokens=estimate or 0, note=flow.note,
+                input_tokens=estimate or 0, note=flow.note, think_tags=self.preset.think_tags,
             )
             return UpstreamResponse(stream=self.translate_stream(flow, response, translator))
         if stream:
@@ -69,7 +69,8 @@ class OpenAIProvider(Provider):
             status = code if isinstance(code, int) and 400 <= code < 600 else 502
             raise self.parse_error(status, response.content, response.headers)
         message = translate_response(
-            data, model=requested, names=translated.names, stop_sequences=translated.stop_sequences
+            data, model=requested, names=translated.names, stop_sequences=translated.stop_sequences,
+            think_tags=self.preset.think_tags,
         )
         if repaired := repaired_calls(data):
             flow.note(f"repaired invalid JSON arguments of {repaired} tool call(s)")

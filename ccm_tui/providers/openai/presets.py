@@ -37,6 +37,8 @@ class Preset:
     #: leading system message (chat templates that raise on a late system turn: Qwen3, Mistral).
     mid_system: str = "system"
     extra_headers: tuple[tuple[str, str], ...] = ()
+    #: Reasoning arrives inline as ``<think>…</think>`` in content (no server-side reasoning parser).
+    think_tags: bool = False
 
 
 PRESETS: dict[str, Preset] = {

@@ -12,6 +12,7 @@ from typing import Any
 
 from ...errors import BillingError, InvalidRequest, ProxyError, UpstreamUnavailable, error_for_status
 from .presets import THINKING_SIGNATURE
+from .think_tags import split_think_tags
 
 _ID_BAD = re.compile(r"[^a-zA-Z0-9_-]")
 _CONTEXT = re.compile(
@@ -182,7 +183,7 @@ def reasoning_of(message: Mapping[str, Any]) -> str:
 
 def translate_response(
     data: Mapping[str, Any], *, model: str, names: Mapping[str, str] | None = None,
-    stop_sequences: list[str] | None = None,
+    stop_sequences: list[str] | None = None, think_tags: bool = False,
 ) -> dict[str, Any]:
     names = names or {}
     choices = data.get("choices") or []
@@ -190,9 +191,12 @@ def translate_response(
     message = choice.get("message") or {}
     content: list[dict[str, Any]] = []
     reasoning = reasoning_of(message)
+    text = _text_of(message.get("content"))
+    if think_tags and text:
+        inline, text = split_think_tags(text)
+        reasoning += inline
     if reasoning:
         content.append({"type": "thinking", "thinking": reasoning, "signature": THINKING_SIGNATURE})
-    text = _text_of(message.get("content"))
     refusal = message.get("refusal") if isinstance(message.get("refusal"), str) else ""
     if text or refusal:
         content.append({"type": "text", "text": text or refusal})

@@ -28,6 +28,7 @@ from .response import (
     stop_reason,
     tool_id,
 )
+from .think_tags import ThinkTagSplitter
 
 Event = tuple[str, dict[str, Any]]
 
@@ -66,6 +67,7 @@ class OpenAIStreamTranslator:
         stop_sequences: list[str] | None = None,
         input_tokens: int = 0,
         note: Callable[[str], None] | None = None,
+        think_tags: bool = False,
     ) -> None:
         self.model = model
         self.names = dict(names or {})
@@ -73,6 +75,7 @@ class OpenAIStreamTranslator:
         self.input_tokens = input_tokens
         self.note = note or (lambda _text: None)
         self.message_id = new_message_id()
+        self._tags = ThinkTagSplitter() if think_tags else None
         self._ev: list[Event] = []
         self._started = False
         self._done = False
@@ -129,7 +132,7 @@ class OpenAIStreamTranslator:
         if isinstance(content, list):
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
         if isinstance(content, str) and content:
-            self._append("text", {"type": "text", "text": ""}, {"type": "text_delta", "text": content})
+            self._content(self._tags.feed(content) if self._tags else [("text", content)])
         refusal = delta.get("refusal")
         if isinstance(refusal, str) and refusal:
             self._refused = True
@@ -143,9 +146,19 @@ class OpenAIStreamTranslator:
             self._tool({"index": 0, "function": delta["function_call"]})
         finish = choice.get("finish_reason")
         if finish is not None and self._finish is None:
+            if self._tags:
+                self._content(self._tags.flush())
             self._finish = str(finish)
             self._stop_seq = matched_stop(choice, self.stop_sequences)
             self._close_all()
+
+    def _content(self, pieces: list[tuple[str, str]]) -> None:
+        for kind, text in pieces:
+            if kind == "thinking":
+                self._append("thinking", {"type": "thinking", "thinking": "", "signature": ""},
+                             {"type": "thinking_delta", "thinking": text})
+            else:
+                self._append("text", {"type": "text", "text": ""}, {"type": "text_delta", "text": text})
 
     def _append(self, kind: str, empty: dict[str, Any], delta: dict[str, Any]) -> None:
         if self._open != kind:
