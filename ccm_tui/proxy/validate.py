@@ -7,12 +7,19 @@ would answer; nothing here trusts the types it was given.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..errors import InvalidRequest
 
 MAX_TOKENS_LIMIT = 1_000_000
 _ROLES = ("user", "assistant", "system")
+#: Message-level block types Anthropic accepts; new server tools follow the ``*_tool_use/_result`` naming.
+BLOCK_TYPES = frozenset({
+    "text", "image", "document", "search_result", "tool_use", "tool_result", "server_tool_use", "thinking",
+    "redacted_thinking", "container_upload", "mcp_tool_use", "mcp_tool_result", "tool_reference",
+})
+_SERVER_BLOCK = re.compile(r"^[a-z][a-z0-9_]*_tool_(use|result)$")
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -41,6 +48,8 @@ def _content_blocks(content: Any, where: str) -> list[dict[str, Any]]:
     for j, block in enumerate(content):
         if not isinstance(block, dict) or not isinstance(block.get("type"), str):
             raise InvalidRequest(f"{where}.content.{j}: expected an object with a string `type`")
+        if block["type"] not in BLOCK_TYPES and not _SERVER_BLOCK.match(block["type"]):
+            raise InvalidRequest(f"{where}.content.{j}.type: unknown content block type {block['type']!r}")
     return content
 
 
