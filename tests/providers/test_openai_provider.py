@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -88,6 +89,15 @@ def proxy(fake: FakeOpenAI, start_proxy, flows: list[Flow]):  # type: ignore[no-
     return start_proxy(openai_config(fake.base_url), bus)
 
 
+def wait_for(flows: list[Flow], count: int) -> list[Flow]:
+    """A stream's flow is recorded just after its last byte is sent: wait for it (bounded)."""
+    deadline = time.monotonic() + 5
+    while len(flows) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(flows) >= count, flows
+    return flows
+
+
 def client(proxy) -> anthropic.Anthropic:  # type: ignore[no-untyped-def]
     return anthropic.Anthropic(base_url=proxy.base_url, api_key=proxy.token.reveal(), max_retries=0, timeout=20)
 
@@ -120,7 +130,8 @@ def test_stream_and_non_stream_agree_through_the_sdk(proxy, fake: FakeOpenAI, fl
         "type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}
     assert "stream" not in fake.requests[1].body
     assert "cache_control" not in json.dumps(sent.body)
-    assert [f.usage.output_tokens for f in flows] == [17, 17] and all(f.status == 200 for f in flows)
+    assert sorted(f.usage.output_tokens for f in wait_for(flows, 2)) == [17, 17]
+    assert all(f.status == 200 for f in flows)
 
 
 def test_tool_loop_second_turn_reaches_upstream_as_tool_messages(proxy, fake: FakeOpenAI) -> None:
@@ -155,7 +166,7 @@ def test_upstream_that_ignores_stream_true_is_replayed_as_a_stream(proxy, fake: 
     with client(proxy).messages.stream(**REQUEST) as stream:
         final = stream.get_final_message()
     assert [b.type for b in final.content] == ["thinking", "text", "tool_use", "tool_use"]
-    assert any("ignored stream" in n for n in flows[0].notes)
+    assert any("ignored stream" in n for n in wait_for(flows, 1)[0].notes)
 
 
 @pytest.mark.parametrize("reply,exc,status,type_,text", [
@@ -208,7 +219,7 @@ def test_connection_cut_mid_stream_is_an_error_event(proxy, fake: FakeOpenAI, fl
                           done=False, piece=40))
     error = stream_error(proxy)
     assert error.body["error"]["type"] == "api_error"
-    assert flows[-1].state == "failed"
+    assert wait_for(flows, 1)[-1].state == "failed"
 
 
 def test_stream_ending_without_finish_reason_is_an_error_event(proxy, fake: FakeOpenAI) -> None:
