@@ -179,6 +179,13 @@ def test_tool_choice(choice: dict, expected: Any) -> None:
     assert payload["parallel_tool_calls"] is False
 
 
+def test_forced_server_tool_beside_function_tools_is_not_forced_upstream() -> None:
+    tools = [{"name": "Bash", "input_schema": {"type": "object"}}, {"type": "web_search_20250305", "name": "web_search"}]
+    payload, notes, _ = tr({"tools": tools, "tool_choice": {"type": "tool", "name": "web_search"}})
+    assert payload["tool_choice"] == "auto" and [t["function"]["name"] for t in payload["tools"]] == ["Bash"]
+    assert any("tool_choice web_search" in n for n in notes)
+
+
 def test_only_server_tools_leaves_no_tools_and_no_tool_choice() -> None:
     body = json.loads((FIXTURES / "websearch_server_tool.json").read_text())["body"]
     payload, notes, _ = tr(body, "openrouter")

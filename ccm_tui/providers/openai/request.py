@@ -70,7 +70,7 @@ def translate_request(
     p["messages"] = _messages(body, preset, note)
     if tools:
         p["tools"] = tools
-        choice = _tool_choice(body.get("tool_choice"), names)
+        choice = _tool_choice(body.get("tool_choice"), {t["function"]["name"] for t in tools}, note)
         if choice is not None:
             p["tool_choice"] = choice
         if (body.get("tool_choice") or {}).get("disable_parallel_tool_use"):
@@ -155,7 +155,7 @@ def _tools(tools: list[dict[str, Any]], note: Note) -> tuple[list[dict[str, Any]
     return out, names
 
 
-def _tool_choice(choice: Any, names: dict[str, str]) -> Any:
+def _tool_choice(choice: Any, sent: set[str], note: Note) -> Any:
     if not isinstance(choice, dict):
         return None
     kind = choice.get("type")
@@ -165,8 +165,9 @@ def _tool_choice(choice: Any, names: dict[str, str]) -> Any:
         return "none"
     if kind == "tool" and choice.get("name"):
         short = upstream_tool_name(choice["name"])
-        if short not in names and short != choice["name"]:
-            return "required"
+        if short not in sent:
+            note(f"tool_choice {choice['name']} is not a function tool here: left to the model")
+            return "auto"
         return {"type": "function", "function": {"name": short}}
     return "auto"
 
