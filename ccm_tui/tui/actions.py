@@ -51,7 +51,10 @@ class ExitCountdown(ModalScreen[bool]):
                      "press any key to keep the dashboard open.")
 
     def on_mount(self) -> None:
-        self.set_timer(self.grace, lambda: self.dismiss(False))
+        self.set_timer(self.grace, self._time_up)
+
+    def _time_up(self) -> None:
+        self.dismiss(False)  # not returned: a timer awaits what its callback returns
 
     def on_key(self, event: events.Key) -> None:
         event.stop()

@@ -66,9 +66,8 @@ class MainScreen(Screen[None], inherit_bindings=False):
                     yield ClaudePane(app.claude_argv, app.claude_env, app.claude_cwd)
             with Vertical(id="dashboard"):
                 yield RequestsPane(app.store, id="requests")
-                with Horizontal(id="stats-row"):
-                    yield ProvidersPane(app.store, id="providers")
-                    yield TokensPane(app.store, app.config, id="tokens")
+                yield ProvidersPane(app.store, id="providers")
+                yield TokensPane(app.store, app.config, id="tokens")
                 yield RoutesPane(app.config, id="routes")
         yield Static(id="statusbar")
         yield Footer()
@@ -83,9 +82,9 @@ class CcmApp(App[int], inherit_bindings=False):
     CSS = """
     #main { height: 1fr; }
     #dashboard { width: 1fr; }
-    #stats-row { height: 1fr; }
-    #providers { width: 1fr; }
-    #tokens { width: 1fr; }
+    #requests { min-height: 8; }
+    #providers { height: auto; max-height: 9; }
+    #tokens { height: auto; max-height: 14; }
     #statusbar { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
     """
     BINDINGS = [
@@ -97,7 +96,7 @@ class CcmApp(App[int], inherit_bindings=False):
         Binding("f6", "next_pane", "Next pane", priority=True),
         Binding("f7", "resize(-5)", "Narrow", show=False, priority=True),
         Binding("f8", "resize(5)", "Widen", show=False, priority=True),
-        Binding("f9", "command_palette", "Palette", priority=True),
+        Binding("f9", "command_palette", "Palette", show=False, priority=True),
         Binding("f10", "quit", "Quit", priority=True),
     ]
     claude_width: reactive[int] = reactive(50)
@@ -276,7 +275,7 @@ class CcmApp(App[int], inherit_bindings=False):
         if self.focused is pane:
             target = self._last_dashboard or self.screen.query_one(RequestsTable)
             if self.screen.maximized is not None:
-                self.screen.minimize()
+                self.action_zoom()
             target.focus()
         else:
             self._last_dashboard = self.focused
@@ -287,6 +286,8 @@ class CcmApp(App[int], inherit_bindings=False):
             self.screen.minimize()
         elif self.focused is not None:
             self.screen.maximize(self.focused)
+        for box in self.screen.query(ClaudeBox):  # its inline width would survive maximizing
+            box.styles.width = "100%" if self.screen.maximized is box else f"{self.claude_width}%"
 
     def _dashboard_panes(self) -> list[Widget]:
         s = self.screen
@@ -297,7 +298,7 @@ class CcmApp(App[int], inherit_bindings=False):
         panes = self._dashboard_panes()
         index = panes.index(self.focused) + 1 if self.focused in panes else 0
         if self.screen.maximized is not None:
-            self.screen.minimize()
+            self.action_zoom()
         panes[index % len(panes)].focus()
 
     def action_resize(self, delta: int) -> None:

@@ -39,5 +39,5 @@ def status(flow: Flow) -> Text:
         code = flow.status or 200
         return Text(str(code), style="green" if code < 400 else "bold red")
     if flow.state == "streaming":
-        return Text("▸ live", style="bold cyan")
+        return Text("▸", style="bold cyan")
     return Text("…", style="yellow")

@@ -83,6 +83,11 @@ def sections(flow: Flow, redactor: Redactor) -> list[Collapsible]:
                         collapsed=len(upstream) > BIG_BODY, id="sec-up"))
     out.append(_section(f"Upstream status {flow.upstream_status or '–'} and headers",
                         _kv(sorted(redactor.headers(flow.upstream_headers).items())), collapsed=True, id="sec-up-headers"))
+    from ..export import answer_text
+
+    answer = answer_text(flow)
+    if answer:
+        out.append(_section("Answer", Text(redactor.text(answer)), collapsed=False, id="sec-answer"))
     if flow.response_body is not None:
         out.append(_section("Response body", pretty_json(flow.response_body, redactor), collapsed=False, id="sec-resp"))
     if flow.events or flow.events_dropped:
@@ -108,6 +113,7 @@ class Inspector(Screen[None]):
         Binding("e", "export", "Export JSONL"),
         Binding("r", "replay", "Replay"),
         Binding("o", "expand_all", "Expand all"),
+        Binding("tab", "app.focus_next", "Next section"),
     ]
 
     def __init__(self, flow: Flow, redactor: Redactor) -> None:

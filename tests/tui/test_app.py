@@ -47,3 +47,37 @@ async def test_route_switch_changes_next_request_and_file(make_app, server, conf
     assert 'default = "anthropic,claude-opus-4-1"' in text
     assert "# my ccm-tui config (this comment must survive route switches)" in text
     assert "# titles and summaries" in text and "# the canary" in text
+
+
+async def test_pin_sends_everything_to_one_model_until_unpinned(make_app, server, fake_anthropic,
+                                                                config_file: Path) -> None:  # type: ignore[no-untyped-def]
+    before = config_file.read_text()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await pilot.pause()
+        await pilot.press(*"opus", "enter")
+        await wait_for(lambda: app.config.pinned == "anthropic,claude-opus-4-1", pilot)
+        await send(server, "claude-haiku-4-5")
+        await wait_for(lambda: app.store.session.requests == 1, pilot)
+        assert app.store.at(0).route == "pinned"
+        assert fake_anthropic.requests[-1]["body"]["model"] == "claude-opus-4-1"
+        await pilot.press("f5")  # unpin
+        assert app.config.pinned is None
+        await send(server, "claude-haiku-4-5")
+        await wait_for(lambda: app.store.session.requests == 2, pilot)
+        assert fake_anthropic.requests[-1]["body"]["model"] == "claude-haiku-4-5"
+    assert config_file.read_text() == before  # a pin is never written
+
+
+async def test_palette_lists_the_actions(make_app) -> None:  # type: ignore[no-untyped-def]
+    from textual.command import CommandPalette
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for expected in ("Help", "Zoom pane", "Pin / unpin", "Replay request", "Copy request as curl",
+                         "Export session JSONL", "Route: set default"):
+            assert expected in titles
+        await pilot.press("f9")
+        await wait_for(lambda: CommandPalette.is_open(app), pilot)

@@ -41,18 +41,18 @@ class ProvidersPane(StatPane):
     def build(self) -> Table | Text:
         if not self.store.providers:
             return Text("No finished requests yet.", style="dim")
-        table = Table(box=None, expand=True, pad_edge=False, header_style="bold")
-        for name, justify in (("provider", "left"), ("req", "right"), ("err", "right"), ("p50", "right"),
-                              ("p95", "right"), ("ttft50", "right"), ("in/out", "right"), ("cost", "right"),
-                              ("latency", "left")):
-            table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        table = Table(box=None, expand=True, pad_edge=False, padding=(0, 1), header_style="bold")
+        table.add_column("provider", no_wrap=True, overflow="ellipsis", ratio=1)
+        for name in ("req/err", "p50/p95", "ttft p50", "in/out", "cost"):
+            table.add_column(name, justify="right", no_wrap=True)
+        table.add_column("latency", no_wrap=True)
         for name, stats in sorted(self.store.providers.items()):
             t = stats.totals
             table.add_row(
-                Text(name, style="bold"), str(t.requests),
-                Text(str(t.errors), style="red" if t.errors else "dim"),
-                fmt.ms(stats.p("latency", 50)), fmt.ms(stats.p("latency", 95)), fmt.ms(stats.p("ttft", 50)),
+                Text(name, style="bold"),
+                Text.assemble(str(t.requests), "/", (str(t.errors), "bold red" if t.errors else "dim")),
+                f"{fmt.ms(stats.p('latency', 50))}/{fmt.ms(stats.p('latency', 95))}", fmt.ms(stats.p("ttft", 50)),
                 f"{fmt.tokens(t.input_tokens)}/{fmt.tokens(t.output_tokens)}", fmt.usd(t.cost_usd),
-                Text(sparkline(stats.latency_ms, 12), style="green"),
+                Text(sparkline(stats.latency_ms, 10), style="green"),
             )
         return table

@@ -19,7 +19,7 @@ from .. import format as fmt
 
 # (title, width); the model column takes what is left
 COLUMNS: tuple[tuple[str, int], ...] = (
-    ("#", 4), ("time", 8), ("route", 12), ("provider,model", 0), ("status", 6),
+    ("#", 4), ("time", 8), ("route", 11), ("provider,model", 0), ("st", 4),
     ("ttft", 6), ("dur", 6), ("in", 6), ("out", 5),
 )
 NARROW = 100  # below this width the clock column is left out
@@ -33,17 +33,18 @@ def _widths(total: int) -> list[int]:
 
 
 def row_cells(flow: Flow) -> list[Text]:
-    route = flow.route or ("count" if flow.kind == "count_tokens" else "–")
-    if flow.kind == "count_tokens" and flow.route:
-        route = f"{flow.route}·count"
-    target = flow.target or (flow.requested_model or "–")
+    route = flow.route or "–"
+    target = Text(flow.target or (flow.requested_model or "–"))
+    status = fmt.status(flow)
+    if flow.kind == "count_tokens" and flow.state == "done":
+        status = Text("cnt", style="dim green")  # a local token count, not a model call
     u = flow.usage
     return [
         Text(str(flow.id), style="dim"),
         Text(fmt.clock(flow.started_at)),
         Text(route, style="bold magenta" if flow.route == "pinned" else "cyan"),
-        Text(target),
-        fmt.status(flow),
+        target,
+        status,
         Text(fmt.ms(flow.first_byte_ms), justify="right"),
         Text(fmt.ms(flow.duration_ms if flow.duration_ms is not None else None), justify="right"),
         Text(fmt.tokens(u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens

@@ -30,7 +30,7 @@ class RoutesPane(Vertical):
     RoutesPane { border: round $primary-darken-1; height: auto; max-height: 12; }
     RoutesPane:focus-within { border: round $accent; }
     RoutesPane RoutesTable { height: auto; max-height: 9; }
-    RoutesPane #pin { height: 1; }
+    RoutesPane #pin { height: 1; padding: 0 1; }
     """
 
     def __init__(self, config: Config, **kwargs) -> None:  # type: ignore[no-untyped-def]

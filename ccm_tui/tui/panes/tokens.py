@@ -13,18 +13,21 @@ from .. import format as fmt
 from .providers import StatPane
 
 
-def _totals_table(title: str, rows: dict[str, Totals]) -> Table:
-    table = Table(box=None, expand=True, pad_edge=False, header_style="bold")
-    table.add_column(title, no_wrap=True, overflow="ellipsis")
+def totals_table(groups: list[tuple[str, dict[str, Totals]]]) -> Table:
+    """One table, a section per grouping (route, model), busiest first."""
+    table = Table(box=None, expand=True, pad_edge=False, padding=(0, 1), header_style="bold")
+    table.add_column("by", style="dim", no_wrap=True)
+    table.add_column("name", no_wrap=True, overflow="ellipsis", ratio=1)
     for name in ("req", "in", "cached", "out", "cost"):
         table.add_column(name, justify="right", no_wrap=True)
-    for name, t in sorted(rows.items(), key=lambda kv: -kv[1].requests):
-        table.add_row(name, str(t.requests), fmt.tokens(t.input_tokens), fmt.tokens(t.cache_read_tokens),
-                      fmt.tokens(t.output_tokens), fmt.usd(t.cost_usd))
+    for label, rows in groups:
+        for i, (name, t) in enumerate(sorted(rows.items(), key=lambda kv: -kv[1].requests)):
+            table.add_row(label if i == 0 else "", name, str(t.requests), fmt.tokens(t.input_tokens),
+                          fmt.tokens(t.cache_read_tokens), fmt.tokens(t.output_tokens), fmt.usd(t.cost_usd))
     return table
 
 
-def context_bar(used: int, window: int | None, width: int = 24) -> Text:
+def context_bar(used: int, window: int | None, width: int = 16) -> Text:
     if not window:
         return Text(f"{fmt.tokens(used)} tokens (window unknown)")
     share = min(1.0, used / window)
@@ -41,7 +44,7 @@ class TokensPane(StatPane):
 
     def build(self) -> Group | Text:  # type: ignore[override]
         s = self.store.session
-        head = Text.assemble(("session ", "bold"), f"{s.requests} req · in {fmt.tokens(s.input_tokens)} · "
+        head = Text.assemble(("session ", "bold"), f"{s.requests} requests · in {fmt.tokens(s.input_tokens)} · "
                              f"cached {fmt.tokens(s.cache_read_tokens)} · out {fmt.tokens(s.output_tokens)} · "
                              f"{fmt.usd(s.cost_usd)}")
         if self.config.budget_usd:
@@ -52,8 +55,9 @@ class TokensPane(StatPane):
         if last is not None and last.decision is not None:
             used = context_tokens(last) or 0
             window = limits_for(self.config, last.decision.provider, last.decision.model).context_window
-            parts.append(Text.assemble(("context ", "bold"), f"#{last.id} {last.target} "))
-            parts.append(context_bar(used, window))
+            line = Text.assemble(("context ", "bold"), context_bar(used, window), f"  #{last.id} {last.target}")
+            line.no_wrap, line.overflow = True, "ellipsis"
+            parts.append(line)
         if self.store.routes:
-            parts += [_totals_table("route", self.store.routes), _totals_table("model", self.store.models)]
+            parts.append(totals_table([("route", self.store.routes), ("model", self.store.models)]))
         return Group(*parts)

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Regenerate ``screenshots/*.svg`` from a scripted session: fake upstream, fake claude, Textual pilot.
+
+    /tmp/venv/bin/python scripts/screenshots.py [--out screenshots]
+
+Writes main.svg (claude pane + dashboard with traffic), inspector.svg, route_picker.svg and
+replay.svg. Nothing leaves 127.0.0.1; the config and state live in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+
+from ccm_tui.config import load_config  # noqa: E402
+from ccm_tui.events import EventBus  # noqa: E402
+from ccm_tui.proxy.server import ProxyServer  # noqa: E402
+from ccm_tui.tui.app import CcmApp  # noqa: E402
+from ccm_tui.tui.inspector import Inspector, ReplayView  # noqa: E402
+from ccm_tui.tui.panes.requests import RequestsTable  # noqa: E402
+from ccm_tui.tui.route_picker import RoutePicker  # noqa: E402
+from tests.fakes.anthropic_server import FakeAnthropic, Reply  # noqa: E402
+from tests.fakes.server import run_asgi  # noqa: E402
+
+CONFIG = """\
+# ccm-tui demo config
+[providers.anthropic]
+type = "anthropic"
+base_url = "{url}"
+api_key = "$DEMO_KEY"
+models = ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"]
+
+[providers.backup]
+type = "anthropic"
+base_url = "{url}"
+api_key = "$DEMO_KEY"
+models = ["claude-sonnet-4-5"]
+
+[router]
+default = "anthropic,claude-sonnet-4-5"
+background = "anthropic,claude-haiku-4-5"
+think = "anthropic,claude-opus-4-1"
+"""
+ANSWER = ("Routing works: this answer came through ccm-tui's embedded proxy, which picked the model "
+          "from the route table and recorded the request for the dashboard.")
+
+
+async def wait_for(predicate, pilot, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit("screenshots: the scripted session did not reach the expected state")
+        await pilot.pause(0.05)
+
+
+async def traffic(server: ProxyServer) -> None:
+    """A background title request, a thinking request, a token count and one overloaded upstream."""
+    headers = {"x-api-key": server.token.reveal(), "anthropic-version": "2023-06-01"}
+    base = {"max_tokens": 512, "messages": [{"role": "user", "content": "Explain the routing table."}]}
+    bodies = [
+        {**base, "model": "claude-haiku-4-5", "system": "Summarize this coding conversation in a title."},
+        {**base, "model": "claude-sonnet-4-5", "stream": True, "thinking": {"type": "enabled", "budget_tokens": 2048},
+         "tools": [{"name": "Bash", "description": "run a command", "input_schema": {"type": "object"}}]},
+        {**base, "model": "claude-sonnet-4-5", "stream": True,
+         "tools": [{"name": "Bash", "description": "run a command", "input_schema": {"type": "object"}}]},
+        {**base, "model": "claude-sonnet-4-5", "stream": True,
+         "tools": [{"name": "Bash", "description": "run a command", "input_schema": {"type": "object"}}]},
+    ]
+    async with httpx.AsyncClient(timeout=30) as client:
+        for body in bodies:
+            await client.post(server.base_url + "/v1/messages", json=body, headers=headers)
+        await client.post(server.base_url + "/v1/messages/count_tokens",
+                          json={"model": "claude-sonnet-4-5", "messages": base["messages"]}, headers=headers)
+
+
+async def session(out: Path, workdir: Path, fake: FakeAnthropic, url: str) -> None:
+    config_path = workdir / "config.toml"
+    config_path.write_text(CONFIG.format(url=url))
+    server = ProxyServer(load_config(config_path), EventBus(), host="127.0.0.1", port=0)
+    server.start_in_thread()
+    argv = [sys.executable, str(REPO / "tests/fakes/fake_claude.py"), "--requests", "2", "--interactive"]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **server.child_env()}
+    app = CcmApp(server, argv, env, exit_grace=0)
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(lambda: app.store.session.requests >= 2, pilot)
+            fake.script = [Reply(text=ANSWER, usage={"input_tokens": 412, "output_tokens": 31})] * 3 + [
+                Reply(status=400, error_body={"type": "error", "error": {
+                    "type": "invalid_request_error", "message": "prompt is too long: 212000 tokens > 200000 maximum"}})]
+            await traffic(server)
+            await pilot.press(*"what does the router do?", "enter")
+            await wait_for(lambda: app.store.session.requests >= 7, pilot)
+            await pilot.pause(0.5)
+            await pilot.press("f2")
+            await pilot.press("down", "down")
+            await pilot.pause(0.3)
+            app.save_screenshot("main.svg", str(out))
+
+            await pilot.press("enter")
+            await wait_for(lambda: isinstance(app.screen, Inspector), pilot)
+            await pilot.pause(0.3)
+            app.save_screenshot("inspector.svg", str(out))
+
+            await pilot.press("r")
+            await wait_for(lambda: isinstance(app.screen, RoutePicker), pilot)
+            await pilot.press(*"backup", "enter")
+            await wait_for(lambda: isinstance(app.screen, ReplayView), pilot)
+            await pilot.pause(1.0)
+            app.save_screenshot("replay.svg", str(out))
+            await pilot.press("escape", "escape")
+
+            app.screen.query_one(RequestsTable).focus()
+            await pilot.press("f4", "up", "up", "up", "up", "up", "up", "up", "down", "f4")
+            await wait_for(lambda: isinstance(app.screen, RoutePicker), pilot)
+            await pilot.press(*"son")
+            await pilot.pause(0.3)
+            app.save_screenshot("route_picker.svg", str(out))
+            await pilot.press("escape")
+            await pilot.press("f10")
+    finally:
+        server.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(REPO / "screenshots"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="ccm-shots-") as tmp:
+        os.environ.update(DEMO_KEY="sk-demo-not-a-real-key", XDG_STATE_HOME=str(Path(tmp) / "state"),
+                          CCM_LOG_FILE=str(Path(tmp) / "ccm.log"))
+        fake = FakeAnthropic()
+        fake.default = Reply(text=ANSWER, usage={"input_tokens": 18240, "output_tokens": 64})
+        with run_asgi(fake.app) as url:
+            asyncio.run(session(out, Path(tmp), fake, url))
+    for name in ("main", "inspector", "route_picker", "replay"):
+        print(out / f"{name}.svg")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
