@@ -174,3 +174,17 @@ def concurrent_streams(target: Target, streams: int, shape: str, timeout: float 
         return asyncio.run(_concurrent(target, streams, shape, timeout))
     except TimeoutError:
         return {"streams": streams, "errors": streams, "error_samples": ["timed out"]}
+
+
+def cpu_per_request(target: Target, n: int, cpu: Callable[[], float], budget_s: float) -> float | None:
+    """Proxy CPU microseconds per non-stream request (sequential, proxy only, after warm-up)."""
+    body = target.body("bench-c8", False)
+    done = 0
+    with httpx.Client(timeout=30.0, headers=target.headers) as client:
+        c0 = cpu()
+        deadline = time.perf_counter() + budget_s
+        while done < n and time.perf_counter() < deadline:
+            client.post(target.url, content=body, headers={"content-type": "application/json"})
+            done += 1
+        used = cpu() - c0
+    return round(used / done * 1e6) if done and used > 0 else None

@@ -90,12 +90,17 @@ default = "anthropic,bench-c8"
     return path
 
 
-def start_serve(workdir: Path, config: Path, name: str = "serve", timeout: float = 20.0) -> Child:
-    """Start ``python -m ccm_tui serve``; time the URL line and the first answered request."""
+def start_serve(workdir: Path, config: Path, name: str = "serve", timeout: float = 20.0,
+                variant: tuple[str, ...] = ()) -> Child:
+    """Start ``python -m ccm_tui serve``; time the URL line and the first answered request.
+
+    ``variant``: flags for bench/launch.py (``--uvloop``, ``--orjson``) to try a speed-up.
+    """
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "XDG_STATE_HOME": str(workdir / "state"),
            "XDG_CONFIG_HOME": str(workdir / "config")}
     t0 = time.perf_counter()
-    proc, out = _spawn([sys.executable, "-m", "ccm_tui", "serve", "--config", str(config), "--port", "0"],
+    launcher = [str(BENCH / "launch.py"), *variant] if variant else ["-m", "ccm_tui"]
+    proc, out = _spawn([sys.executable, *launcher, "serve", "--config", str(config), "--port", "0"],
                        workdir, name, env)
     line = _wait_line(proc, out, "ANTHROPIC_BASE_URL=", timeout)
     t_line = time.perf_counter() - t0

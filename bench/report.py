@@ -31,6 +31,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
         out.append((label, _col(r["nonstream"], key), "", None))
     out.append(("non-stream added p50 ms", {"ccm": h["nonstream_added_p50_ms"]}, "≤ 1", h["nonstream_added_p50_ms"] <= 1))
     out.append(("non-stream ratio p50", {"ccm": h["nonstream_ratio_p50"]}, "", None))
+    out.append(("proxy CPU µs per non-stream request", {"ccm": r.get("proxy_cpu_us_per_request")}, "", None))
     if "nonstream_claude_code_body" in r:
         out.append(("real Claude Code body (26 KB) p50 ms", _col(r["nonstream_claude_code_body"], "p50"), "", None))
     out.append(("first SSE byte p50 ms", _col(r["first_byte"], "p50"), "", None))

@@ -24,7 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import micro  # noqa: E402
 import peers  # noqa: E402
-from measure import Target, concurrent_streams, first_byte, nonstream_latency, stream_throughput  # noqa: E402
+from measure import (  # noqa: E402
+    Target,
+    concurrent_streams,
+    cpu_per_request,
+    first_byte,
+    nonstream_latency,
+    stream_throughput,
+)
 from procs import BENCH, ROOT, TOKEN, cpu_seconds, rss, start_fake, start_serve, workdir, write_config  # noqa: E402
 from report import markdown, table  # noqa: E402
 
@@ -118,6 +125,8 @@ def bench(cfg: dict[str, Any], log) -> dict[str, Any]:  # type: ignore[no-untype
         budget = cfg["budget_s"]
         log(f"non-stream latency, {cfg['n']} sequential requests each ...")
         results["nonstream"] = nonstream_latency(anth + others, cfg["n"], cfg["warmup"], budget)
+        results["proxy_cpu_us_per_request"] = cpu_per_request(ccm, cfg["n"], lambda: cpu_seconds(serve.proc.pid),
+                                                              budget)
         cc_body = _claude_code_body()
         if cc_body:
             log("non-stream latency, a real Claude Code body ...")

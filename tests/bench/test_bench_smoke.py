@@ -43,3 +43,27 @@ def test_quick_bench_reports_every_metric(tmp_path: Path) -> None:
         assert translate["pipeline_chunks_per_s"] > 0 and translate["translator_chunks_per_s"] > 0
         assert r["throughput"]["ccm_openai"]["complete"] is True
     assert r["micro"]["anthropic_decode"]["decode_events_per_s"] > 0
+
+
+def test_tui_events_bench_paints_every_record(tmp_path: Path) -> None:
+    out = tmp_path / "tui.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "tui_events.py"), "--rate", "50", "--seconds", "1",
+                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    assert r["records"] == 50 and r["records_seen_by_app"] == 50 and r["painted"] == 50
+    for key in ("publish_to_painted_ms", "ingest_ms", "loop_lag_ms"):
+        assert r[key]["n"] > 0 and r[key]["p50"] >= 0, key
+
+
+def test_encode_event_speed_up_keeps_the_bytes() -> None:
+    """ccm_tui.sse.encode_event uses one shared encoder (a bench finding): output must not change."""
+    from ccm_tui.sse import encode_event
+
+    cases = [{"type": "ping"}, {"type": "content_block_delta", "index": 0,
+                                "delta": {"type": "text_delta", "text": "héllo \u2028 \"q\" \n 🙂"}},
+             {"type": "message_delta", "usage": {"output_tokens": 3, "x": 1.5, "n": None, "ok": True}},
+             {"type": "content_block_start", "index": 2, "content_block": {"type": "tool_use", "input": {}}}]
+    for data in cases:
+        expected = f"event: {data['type']}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+        assert encode_event(data["type"], data) == expected
