@@ -84,8 +84,14 @@ class AnthropicProvider(Provider):
         decoder = SSEDecoder()
         head = b""  # bytes held until message_start is rewritten (model name seen by the client)
         finished = sent = False
+        partial = b""  # an unfinished frame: never relayed on its own, so an error event cannot glue onto it
         try:
-            async for chunk in response.aiter_raw():
+            async for raw in response.aiter_raw():
+                partial += raw
+                cut = _frames_end(partial)
+                if not cut:
+                    continue
+                chunk, partial = partial[:cut], partial[cut:]
                 for frame in decoder.feed(chunk):
                     if frame.event in _ALWAYS_PARSED or len(flow.events) < MAX_KEPT_EVENTS:
                         try:
@@ -120,10 +126,16 @@ class AnthropicProvider(Provider):
             raise transport_error(exc, self.name) from None
         finally:
             await response.aclose()
-        if head:
-            yield head
         if not finished:
             raise UpstreamUnavailable(f"provider {self.name!r} ended the stream before message_stop")
+        if head + partial.strip():
+            yield head + partial
+
+
+def _frames_end(buffer: bytes) -> int:
+    """Length of the leading run of complete SSE frames in ``buffer`` (0 if none is complete)."""
+    lf, crlf = buffer.rfind(b"\n\n"), buffer.rfind(b"\r\n\r\n")
+    return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
 
 
 def _replace_first_frame(buffer: bytes, replacement: bytes) -> bytes:
