@@ -219,7 +219,7 @@ class CcmApp(App[int], inherit_bindings=False):
         self.update_statusbar()
         if self.keep_open:
             self.notify(f"claude exited with code {code}; the dashboard stays open (F10 quits).")
-            self.screen.query_one(RequestsTable).focus() if isinstance(self.screen, MainScreen) else None
+            self.screen_stack[0].query_one(RequestsTable).focus()
             return
         if self.exit_grace <= 0:
             self.exit(return_code=code)

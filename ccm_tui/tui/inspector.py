@@ -130,6 +130,18 @@ class Inspector(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = f"request #{self.flow.id}"
         self.query_one("#inspector-scroll").focus()
+        if self.flow.state not in ("done", "failed"):  # still running: keep the summary current
+            self._timer = self.set_interval(0.5, self._refresh_summary)
+
+    def _refresh_summary(self) -> None:
+        self.query_one("#inspector-summary", Static).update(summary(self.flow))
+        if self.flow.state in ("done", "failed"):
+            self._timer.stop()  # this cancels the timer's task: rebuild outside it
+            self.call_later(self._rebuild)
+
+    async def _rebuild(self) -> None:
+        await self.query(Collapsible).remove()
+        await self.query_one("#inspector-scroll").mount_all(sections(self.flow, self.redactor))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -83,3 +83,21 @@ async def test_replay_shows_both_answers_side_by_side(make_app, server, fake_ant
         await wait_for(lambda: app.store.session.requests == 2, pilot)
         assert app.store.at(0).route == "override" and app.store.at(0).target == "anthropic,claude-haiku-4-5"
     assert fake_anthropic.requests[-1]["body"]["model"] == "claude-haiku-4-5"
+
+
+async def test_inspector_of_a_live_stream_fills_in_when_it_ends(make_app, server, fake_anthropic) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from tests.fakes.anthropic_server import Reply
+
+    fake_anthropic.script = [Reply(text=" ".join(f"w{i}" for i in range(30)), chunk_delay=0.05)]
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        task = asyncio.create_task(send(server))
+        await wait_for(lambda: len(app.store) == 1 and app.store.at(0).state == "streaming", pilot)
+        app.inspect(app.store.at(0))
+        await wait_for(lambda: isinstance(app.screen, Inspector), pilot)
+        await wait_for(lambda: "state streaming" in screen_text(app.screen), pilot)
+        await task
+        await wait_for(lambda: "w29" in screen_text(app.screen), pilot)
+        assert "state done" in screen_text(app.screen)
