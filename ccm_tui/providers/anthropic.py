@@ -91,7 +91,7 @@ class AnthropicProvider(Provider):
                 cut = _frames_end(partial)
                 if not cut:
                     continue
-                chunk, partial = partial[:cut], partial[cut:]
+                chunk, partial = self.scrub(partial[:cut]), partial[cut:]  # whole frames: a key cannot straddle
                 for frame in decoder.feed(chunk):
                     if frame.event in _ALWAYS_PARSED or len(flow.events) < MAX_KEPT_EVENTS:
                         try:
@@ -129,7 +129,7 @@ class AnthropicProvider(Provider):
         if not finished:
             raise UpstreamUnavailable(f"provider {self.name!r} ended the stream before message_stop")
         if head + partial.strip():
-            yield head + partial
+            yield head + self.scrub(partial)
 
 
 def _frames_end(buffer: bytes) -> int:
