@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         print("ccm-tui: the config has problems:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
         return 2
     log_path = setup_file_logging()
+    logging.captureWarnings(True)  # a stray warning must not print over the TUI
 
     from ..proxy.server import ProxyServer
     from ..tui.app import CcmApp
