@@ -83,13 +83,17 @@ def charge(state: ProxyState, flow: Flow) -> None:
     state.spent_tokens += total_tokens(flow.usage)
 
 
+def _usd(value: float) -> str:
+    return "$" + (f"{value:.2f}" if value >= 1 else f"{value:.6f}".rstrip("0").rstrip("."))
+
+
 def check(state: ProxyState) -> None:
     """Refuse a new request once the session has spent its cap; the message says which cap."""
     config = state.config
     if config.budget_usd is not None and state.spent_usd >= config.budget_usd:
         raise BudgetExceeded(
             f"ccm-tui budget exceeded: this session spent ${state.spent_usd:.4f} of its "
-            f"${config.budget_usd:.2f} cap ([budget] max_usd); raise the cap or start a new session"
+            f"{_usd(config.budget_usd)} cap ([budget] max_usd); raise the cap or start a new session"
         )
     if config.budget_tokens is not None and state.spent_tokens >= config.budget_tokens:
         raise BudgetExceeded(
@@ -102,7 +106,7 @@ def spend_text(state: ProxyState) -> str:
     """``$0.1234 / $5.00`` (or without a cap): for status bars."""
     text = f"${state.spent_usd:.4f}"
     if state.config.budget_usd is not None:
-        text += f" / ${state.config.budget_usd:.2f}"
+        text += f" / {_usd(state.config.budget_usd)}"
     if state.config.budget_tokens is not None:
         text += f" · {state.spent_tokens} / {state.config.budget_tokens} tok"
     return text
