@@ -63,6 +63,13 @@ def start_fake(workdir: Path, uvloop: bool = False) -> Child:
     return Child(proc, f"http://127.0.0.1:{port}", out)
 
 
+def start_floor(workdir: Path, upstream: str) -> Child:
+    """bench/floor_app.py: Quart + Hypercorn + httpx relaying, nothing else."""
+    proc, out = _spawn([sys.executable, str(BENCH / "floor_app.py"), upstream], workdir, "floor")
+    port = _wait_line(proc, out, "PORT=", 20.0).split("=", 1)[1]
+    return Child(proc, f"http://127.0.0.1:{port}", out)
+
+
 def write_config(workdir: Path, upstream: str) -> Path:
     path = workdir / "ccm-bench.toml"
     path.write_text(f"""\

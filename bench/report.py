@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 Row = tuple[str, dict[str, Any], str, bool | None]
-COLS = ["direct", "ccm", "ccm_openai", "litellm", "ccr"]
-HEAD = {"direct": "direct", "ccm": "ccm-tui", "ccm_openai": "ccm-tui→openai", "litellm": "LiteLLM",
+COLS = ["direct", "ccm", "ccm_openai", "floor", "litellm", "ccr"]
+HEAD = {"direct": "direct", "ccm": "ccm-tui", "ccm_openai": "ccm-tui→openai", "floor": "Quart+httpx floor", "litellm": "LiteLLM",
         "ccr": "ccr"}
 
 
@@ -29,7 +29,10 @@ def rows(r: dict[str, Any]) -> list[Row]:
     out: list[Row] = []
     for label, key in (("non-stream p50 ms", "p50"), ("non-stream p95 ms", "p95"), ("non-stream p99 ms", "p99")):
         out.append((label, _col(r["nonstream"], key), "", None))
-    out.append(("non-stream added p50 ms", {"ccm": h["nonstream_added_p50_ms"]}, "≤ 1", h["nonstream_added_p50_ms"] <= 1))
+    out.append(("non-stream added p50 ms", {"ccm": h["nonstream_added_p50_ms"],
+                                            "floor": h["nonstream_floor_added_p50_ms"]},
+                "≤ 1", h["nonstream_added_p50_ms"] <= 1))
+    out.append(("non-stream ccm-tui over the floor p50 ms", {"ccm": h["nonstream_over_floor_p50_ms"]}, "", None))
     out.append(("non-stream ratio p50", {"ccm": h["nonstream_ratio_p50"]}, "", None))
     out.append(("proxy CPU µs per non-stream request", {"ccm": r.get("proxy_cpu_us_per_request")}, "", None))
     if "nonstream_claude_code_body" in r:
@@ -96,7 +99,7 @@ def table(r: dict[str, Any]) -> str:
     lines.insert(1, "-" * len(lines[0]))
     m = r["machine"]
     lines.append("")
-    lines.append(f"{m['date']} · {m['nproc']} CPUs · {m['cpu']} · Python {m['python']}"
+    lines.append(f"{m['date']} · {m['nproc']} CPUs · {m['cpu']} · Python {m['python']} · load {m['loadavg_at_start']}"
                  + (" · QUICK (tiny counts, not a measurement)" if r["params"].get("quick") else ""))
     lines.append(_peers_line(r))
     lines += [f"note: {n}" for n in r["notes"]]
@@ -109,12 +112,15 @@ def markdown(r: dict[str, Any]) -> str:
     out = [
         "# Benchmark results",
         "",
-        f"Measured {m['date']} on {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, {m['platform']}.",
+        f"Measured {m['date']} on {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, {m['platform']}; "
+        f"1-minute load average {m['loadavg_at_start']} at start.",
         f"`python bench/run.py --write-results`: {p['n']} sequential non-stream requests per target after "
         f"{p['warmup']} warm-up, {p['n_ttfb']} streams for first byte, {p['chunks']:,}-chunk streams for throughput, "
         f"{p['streams']} concurrent streams. Direct = the same client straight to the fake upstream; "
         "ccm-tui = through `ccm-tui serve` (Anthropic passthrough); ccm-tui→openai = translated to OpenAI Chat "
-        "Completions and back. Client, proxy and upstream share the machine's cores.",
+        "Completions and back; Quart+httpx floor = bench/floor_app.py, a bare Quart/Hypercorn app relaying with one "
+        "httpx.AsyncClient (no auth, validation, routing or records): the stack's own cost. Client, proxy and "
+        "upstream share the machine's cores.",
         "",
         "| " + " | ".join(grid[0]) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(grid[0]) - 1)) + "|",
@@ -122,4 +128,30 @@ def markdown(r: dict[str, Any]) -> str:
     out += ["| " + " | ".join(row) + " |" for row in grid[1:]]
     out += ["", _peers_line(r)]
     out += [f"- note: {n}" for n in r["notes"]]
-    return "\n".join(out) + "\n"
+    return "\n".join(out + _extra_sections(r)) + "\n"
+
+
+def _extra_sections(r: dict[str, Any]) -> list[str]:
+    """bench/variants.py and bench/tui_events.py results, when run.py found them beside its own."""
+    out: list[str] = []
+    variants = r.get("variants")
+    if variants:
+        keys = list(next(v for v in variants.values() if "error" not in v))
+        out += ["", "## Speed-ups tried (`python bench/variants.py`)", "",
+                "Same fake upstream, a fresh `serve` per variant (bench/launch.py; orjson as a global json shim, "
+                "an upper bound). Added = proxy minus direct, p50 ms.", "",
+                "| variant | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
+        out += [f"| {name} | " + " | ".join(_fmt(v.get(k)) for k in keys) + " |" for name, v in variants.items()]
+    tui = r.get("tui")
+    if tui:
+        out += ["", "## TUI under load (`python bench/tui_events.py`)", "",
+                f"{tui['records']} request records at {tui['rate_records_per_s']:.0f}/s "
+                f"({tui['bus_events_per_s']:.0f} bus events/s) pushed at the real app (headless pilot, no claude "
+                f"pane); the app coalesces updates every {tui['flush_interval_ms']:.0f} ms by design. "
+                f"App process CPU {tui['cpu_percent']}% of one core.", "",
+                "| ms | p50 | p95 | p99 |", "|---|---:|---:|---:|"]
+        for key, label in (("publish_to_painted_ms", "published → painted"), ("ingest_ms", "ingest per batch"),
+                           ("loop_lag_ms", "UI loop lag (10 ms timer)")):
+            s = tui[key]
+            out.append(f"| {label} | {_fmt(s['p50'])} | {_fmt(s['p95'])} | {_fmt(s['p99'])} |")
+    return out

@@ -5,7 +5,8 @@
 Everything runs on 127.0.0.1 in child processes: the fake upstream (bench/fake_upstream.py),
 ``python -m ccm_tui serve`` with a generated config, and LiteLLM / claude-code-router when they
 are on PATH. Prints a table, writes JSON (default bench/results/latest.json); ``--write-results``
-also rewrites bench/RESULTS.md (the table the README quotes). Ratios proxy/direct are the
+also rewrites bench/RESULTS.md (the table the README quotes), adding the latest
+bench/results/variants.json (bench/variants.py) and tui.json (bench/tui_events.py) if present. Ratios proxy/direct are the
 headline: absolute numbers move with the machine.
 """
 
@@ -32,7 +33,18 @@ from measure import (  # noqa: E402
     nonstream_latency,
     stream_throughput,
 )
-from procs import BENCH, ROOT, TOKEN, cpu_seconds, rss, start_fake, start_serve, workdir, write_config  # noqa: E402
+from procs import (  # noqa: E402
+    BENCH,
+    ROOT,
+    TOKEN,
+    cpu_seconds,
+    rss,
+    start_fake,
+    start_floor,
+    start_serve,
+    workdir,
+    write_config,
+)
 from report import markdown, table  # noqa: E402
 
 FULL = {"n": 1000, "warmup": 100, "n_cc": 300, "n_ttfb": 300, "chunks": 50_000, "streams": 256, "starts": 5,
@@ -54,7 +66,8 @@ def machine() -> dict[str, Any]:
     import os
 
     return {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "nproc": os.cpu_count(), "cpu": cpu,
-            "python": platform.python_version(), "platform": platform.platform()}
+            "python": platform.python_version(), "platform": platform.platform(),
+            "loadavg_at_start": round(os.getloadavg()[0], 2)}
 
 
 def _claude_code_body() -> dict[str, Any] | None:
@@ -109,7 +122,10 @@ def bench(cfg: dict[str, Any], log) -> dict[str, Any]:  # type: ignore[no-untype
         translated = _probe(ccm_oai)
         if translated:
             notes.append(f"translated path (OpenAI provider) unavailable: {translated}")
-        anth = [direct, ccm]
+        floor_child = start_floor(work, fake.base_url)
+        children.append(floor_child)
+        floor = Target("floor", floor_child.base_url, {})
+        anth = [direct, ccm, floor]
         others: list[Target] = []
         for name, exe in peers.detect().items():
             if exe is None:
@@ -143,12 +159,14 @@ def bench(cfg: dict[str, Any], log) -> dict[str, Any]:  # type: ignore[no-untype
                                    "ccm": stream_throughput(ccm, cfg["chunks"], budget, lambda: cpu_seconds(pid))}
         if not translated:
             through["ccm_openai"] = stream_throughput(ccm_oai, cfg["chunks"], budget, lambda: cpu_seconds(pid))
+        fpid = floor_child.proc.pid
+        through["floor"] = stream_throughput(floor, cfg["chunks"], budget, lambda: cpu_seconds(fpid))
         for target in others:
             through[target.name] = stream_throughput(target, cfg["chunks"], budget)
         results["throughput"] = through
         log(f"{cfg['streams']} concurrent streams ...")
         conc = {t.name: concurrent_streams(t, cfg["streams"], "bench-c20-d5", timeout=budget)
-                for t in anth + others + ([] if translated else [ccm_oai])}
+                for t in [direct, ccm, *others] + ([] if translated else [ccm_oai])}
         results["concurrent"] = conc
         results["rss_serving_mb"] = rss(pid)
         log("translator micro-benchmark ...")
@@ -169,6 +187,8 @@ def headline(r: dict[str, Any]) -> dict[str, Any]:
         "nonstream_added_p50_ms": round(ns["ccm"]["p50"] - ns["direct"]["p50"], 3),
         "nonstream_added_p99_ms": round(ns["ccm"]["p99"] - ns["direct"]["p99"], 3),
         "nonstream_ratio_p50": round(ns["ccm"]["p50"] / ns["direct"]["p50"], 2),
+        "nonstream_floor_added_p50_ms": round(ns["floor"]["p50"] - ns["direct"]["p50"], 3),
+        "nonstream_over_floor_p50_ms": round(ns["ccm"]["p50"] - ns["floor"]["p50"], 3),
         "first_byte_added_p50_ms": round(fb["ccm"]["p50"] - fb["direct"]["p50"], 3),
         "first_byte_ratio_p50": round(fb["ccm"]["p50"] / fb["direct"]["p50"], 2),
         "concurrent_errors": sum(c["errors"] for k, c in r["concurrent"].items() if k.startswith("ccm")),
@@ -203,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     print(f"\nJSON: {args.json}")
     if args.write_results:
+        for key, name in (("variants", "variants.json"), ("tui", "tui.json")):
+            path = args.json.parent / name
+            if path.exists():
+                results[key] = json.loads(path.read_text())
         (BENCH / "RESULTS.md").write_text(markdown(results))
         print(f"table: {BENCH / 'RESULTS.md'}")
     return 0

@@ -18,7 +18,7 @@ def test_quick_bench_reports_every_metric(tmp_path: Path) -> None:
     assert "non-stream added p50 ms" in proc.stdout
     r = json.loads(out.read_text())
 
-    for target in ("direct", "ccm"):
+    for target in ("direct", "ccm", "floor"):
         for section in ("nonstream", "nonstream_claude_code_body", "first_byte"):
             stats = r[section][target]
             assert stats["errors"] == 0 and stats["n"] > 0, (section, target, stats)
@@ -35,7 +35,7 @@ def test_quick_bench_reports_every_metric(tmp_path: Path) -> None:
 
     h = r["headline"]
     for key in ("nonstream_added_p50_ms", "nonstream_ratio_p50", "first_byte_added_p50_ms", "concurrent_errors",
-                "rss_serving_mb", "ready_s", "translate_chunks_per_s_core", "e2e_translated_chunks_per_cpu_s"):
+                "rss_serving_mb", "ready_s", "nonstream_over_floor_p50_ms", "translate_chunks_per_s_core", "e2e_translated_chunks_per_cpu_s"):
         assert key in h, key
     assert h["concurrent_errors"] == 0
     translate = r["micro"]["openai_translate"]
