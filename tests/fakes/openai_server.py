@@ -201,7 +201,8 @@ class FakeOpenAI:
 
 
 # -- judging a translated stream ------------------------------------------------------------------
-_DELTA_FOR = {"text": {"text_delta"}, "thinking": {"thinking_delta", "signature_delta"}, "tool_use": {"input_json_delta"}}
+_DELTA_FOR = {"text": {"text_delta", "citations_delta"}, "thinking": {"thinking_delta", "signature_delta"},
+              "tool_use": {"input_json_delta"}, "server_tool_use": {"input_json_delta"}, "web_search_tool_result": set()}
 
 
 def assemble(events: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
@@ -236,11 +237,13 @@ def assemble(events: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
                 block["thinking"] += delta["thinking"]
             elif delta["type"] == "signature_delta":
                 block["signature"] += delta["signature"]
+            elif delta["type"] == "citations_delta":
+                block.setdefault("citations", []).append(delta["citation"])
             else:
                 partial += delta["partial_json"]
         elif name == "content_block_stop":
             assert data["index"] == open_index
-            if content[open_index]["type"] == "tool_use":
+            if content[open_index]["type"] in ("tool_use", "server_tool_use"):
                 value = json.loads(partial) if partial else {}
                 assert isinstance(value, dict), partial
                 content[open_index]["input"] = value

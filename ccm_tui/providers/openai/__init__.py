@@ -17,6 +17,7 @@ from .presets import PRESETS, Preset, get_preset
 from .request import Limits, translate_request
 from .response import error_from_openai, repaired_calls, translate_response
 from .stream import OpenAIStreamTranslator, message_events
+from .websearch import SearchStream, plan_web_search, search_message, url_citations
 
 __all__ = ["OpenAIProvider", "PRESETS", "Preset", "get_preset"]
 
@@ -45,8 +46,9 @@ class OpenAIProvider(Provider):
         requested = flow.requested_model or model
         cap = next((lim.max_output_tokens for lim in (self.config.limits.get(model), builtin_limits(model))
                     if lim and lim.max_output_tokens), None)
+        search = plan_web_search(body, self.preset, self.name, model)
         translated = translate_request(
-            body, self.preset, limits=Limits(self.config.max_tokens_cap, cap), note=flow.note
+            body, self.preset, limits=Limits(self.config.max_tokens_cap, cap), note=flow.note, search=search
         )
         stream = bool(body.get("stream"))
         response = await self.send(flow, self.url, translated.payload, self.upstream_headers(), stream=stream)
@@ -56,6 +58,7 @@ class OpenAIProvider(Provider):
             translator = OpenAIStreamTranslator(
                 requested, names=translated.names, stop_sequences=translated.stop_sequences,
                 input_tokens=estimate or 0, note=flow.note, think_tags=self.preset.think_tags,
+                search=SearchStream(search.query) if search else None,
             )
             return UpstreamResponse(stream=self.translate_stream(flow, response, translator))
         if stream:
@@ -72,6 +75,10 @@ class OpenAIProvider(Provider):
             data, model=requested, names=translated.names, stop_sequences=translated.stop_sequences,
             think_tags=self.preset.think_tags,
         )
+        if search is not None:
+            choices = data.get("choices") or [{}]
+            answer = choices[0].get("message") if isinstance(choices[0], dict) else None
+            search_message(message, url_citations(answer if isinstance(answer, dict) else {}), search.query)
         if repaired := repaired_calls(data):
             flow.note(f"repaired invalid JSON arguments of {repaired} tool call(s)")
         if stream:

@@ -39,16 +39,22 @@ class Preset:
     extra_headers: tuple[tuple[str, str], ...] = ()
     #: Reasoning arrives inline as ``<think>…</think>`` in content (no server-side reasoning parser).
     think_tags: bool = False
+    #: How the Anthropic ``web_search_*`` server tool runs here: "plugin" (OpenRouter's web
+    #: plugin), "options" (OpenAI ``web_search_options``) or "none" (a typed 400). See websearch.py.
+    web_search: str = "none"
+    #: Models (regex) that can search when ``web_search = "options"``; None: any model.
+    search_models: str | None = None
 
 
 PRESETS: dict[str, Preset] = {
     "openai": Preset(
         "openai", "https://api.openai.com/v1", effort_style="reasoning_effort",
         reasoning_models=r"(^|/)(o\d|gpt-5)", effort_levels=("minimal", "low", "medium", "high"),
+        web_search="options", search_models=r"search",
     ),
     "openrouter": Preset(
         "openrouter", "https://openrouter.ai/api/v1", echo_reasoning="reasoning", effort_style="openrouter",
-        top_k=True, extra_headers=(("X-Title", "ccm-tui"),),
+        top_k=True, extra_headers=(("X-Title", "ccm-tui"),), web_search="plugin",
     ),
     "deepseek": Preset("deepseek", "https://api.deepseek.com/v1", echo_reasoning="reasoning_content"),
     "groq": Preset("groq", "https://api.groq.com/openai/v1", stream_usage=False),

@@ -16,6 +16,7 @@ from typing import Any
 
 from ...errors import InvalidRequest
 from .presets import Preset, is_reasoning_model
+from .websearch import SearchPlan, apply_search
 
 _TOOL_NAME_OK = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _BILLING_PREFIX = "x-anthropic-billing-header:"
@@ -57,7 +58,8 @@ Note = Callable[[str], None]
 
 
 def translate_request(
-    body: dict[str, Any], preset: Preset, *, limits: Limits | None = None, note: Note | None = None
+    body: dict[str, Any], preset: Preset, *, limits: Limits | None = None, note: Note | None = None,
+    search: SearchPlan | None = None,
 ) -> Translated:
     note = note or (lambda _text: None)
     model = str(body.get("model") or "")
@@ -65,7 +67,7 @@ def translate_request(
     out = Translated(payload={"model": model})
     p = out.payload
 
-    tools, names = _tools(body.get("tools") or [], note)
+    tools, names = _tools([t for t in body.get("tools") or [] if search is None or t is not search.tool], note)
     out.names = names
     p["messages"] = _messages(body, preset, note)
     if tools:
@@ -75,7 +77,7 @@ def translate_request(
             p["tool_choice"] = choice
         if (body.get("tool_choice") or {}).get("disable_parallel_tool_use"):
             p["parallel_tool_calls"] = False
-    elif body.get("tool_choice"):
+    elif body.get("tool_choice") and search is None:
         note("tool_choice dropped: no function tools left")
 
     max_tokens = body.get("max_tokens")
@@ -124,6 +126,8 @@ def translate_request(
     if body.get("safeguards"):
         note("safeguards dropped: no classifier on this provider")
 
+    if search is not None:
+        apply_search(p, search, note)
     if body.get("stream"):
         p["stream"] = True
         if preset.stream_usage:

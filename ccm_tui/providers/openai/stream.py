@@ -6,6 +6,8 @@ and nothing after. Tool calls are attributed by ``index`` (and id/name for serve
 call on index 0). The first call streams live; fragments of other calls are buffered and those
 calls are emitted one after another, so interleaved upstream fragments never mix. Memory is the
 open blocks: text is never accumulated, a tool call's arguments only until its block closes.
+The exception is a web search answer (``search``): its text is held until the end, when the
+late ``url_citation`` annotations are in, and goes out as whole cited blocks (websearch.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .response import (
     tool_id,
 )
 from .think_tags import ThinkTagSplitter
+from .websearch import SearchStream
 
 Event = tuple[str, dict[str, Any]]
 
@@ -68,6 +71,7 @@ class OpenAIStreamTranslator:
         input_tokens: int = 0,
         note: Callable[[str], None] | None = None,
         think_tags: bool = False,
+        search: SearchStream | None = None,
     ) -> None:
         self.model = model
         self.names = dict(names or {})
@@ -76,6 +80,7 @@ class OpenAIStreamTranslator:
         self.note = note or (lambda _text: None)
         self.message_id = new_message_id()
         self._tags = ThinkTagSplitter() if think_tags else None
+        self._search = search  # a web search answer: text held until the annotations are in
         self._ev: list[Event] = []
         self._started = False
         self._done = False
@@ -124,6 +129,8 @@ class OpenAIStreamTranslator:
     # -- chunk handling ----------------------------------------------------------------------
     def _choice(self, choice: dict[str, Any]) -> None:
         delta = choice.get("delta") or {}
+        if self._search is not None:
+            self._search.feed(delta)
         reasoning = reasoning_of(delta)
         if reasoning:
             self._append("thinking", {"type": "thinking", "thinking": "", "signature": ""},
@@ -157,6 +164,9 @@ class OpenAIStreamTranslator:
             if kind == "thinking":
                 self._append("thinking", {"type": "thinking", "thinking": "", "signature": ""},
                              {"type": "thinking_delta", "thinking": text})
+            elif self._search is not None:
+                self._search.text.append(text)
+                self._out_chars += len(text)
             else:
                 self._append("text", {"type": "text", "text": ""}, {"type": "text_delta", "text": text})
 
@@ -331,11 +341,16 @@ class OpenAIStreamTranslator:
     def _end(self) -> None:
         self._close_all()
         if self._usage is not None:
-            usage = map_usage(self._usage)
+            usage: dict[str, Any] = map_usage(self._usage)
         else:
             usage = {"input_tokens": self.input_tokens, "output_tokens": (self._out_chars + 3) // 4,
                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
             self.note("no usage reported upstream: output tokens estimated")
+        if self._search is not None:
+            for block in self._search.blocks():
+                self._index += 1
+                self._ev.extend(block_events(self._index, block))
+            usage["server_tool_use"] = {"web_search_requests": 1}
         reason = stop_reason(self._finish, has_tool_use=self._had_tool, refused=self._refused)
         sequence = self._stop_seq if reason == "end_turn" else None
         self._emit("message_delta", {
@@ -350,27 +365,36 @@ class OpenAIStreamTranslator:
         self._ev.append((event_type, data))
 
 
+def block_events(i: int, block: dict[str, Any]) -> list[Event]:
+    """One complete content block as start, deltas, stop (citations go out before their text)."""
+    kind = block["type"]
+
+    def delta(d: dict[str, Any]) -> Event:
+        return ("content_block_delta", {"type": "content_block_delta", "index": i, "delta": d})
+
+    if kind in ("tool_use", "server_tool_use"):
+        empty: dict[str, Any] = {**block, "input": {}}
+        deltas = [delta({"type": "input_json_delta", "partial_json": json.dumps(block["input"], ensure_ascii=False)})]
+    elif kind == "thinking":
+        empty = {**block, "thinking": "", "signature": ""}
+        deltas = [delta({"type": "thinking_delta", "thinking": block["thinking"]}),
+                  delta({"type": "signature_delta", "signature": block["signature"]})]
+    elif kind == "text":
+        empty = {k: v for k, v in block.items() if k != "citations"} | {"text": ""}
+        deltas = [delta({"type": "citations_delta", "citation": c}) for c in block.get("citations") or []]
+        deltas += [delta({"type": "text_delta", "text": block["text"]})] if block["text"] else []
+    else:  # web_search_tool_result and other result blocks arrive whole in their start event
+        empty, deltas = block, []
+    return [("content_block_start", {"type": "content_block_start", "index": i, "content_block": empty}),
+            *deltas, ("content_block_stop", {"type": "content_block_stop", "index": i})]
+
+
 def message_events(message: dict[str, Any]) -> list[Event]:
     """A complete Anthropic message as its stream (for servers that ignore ``stream: true``)."""
     head = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
     events: list[Event] = [("message_start", {"type": "message_start", "message": head}), ("ping", {"type": "ping"})]
     for i, block in enumerate(message.get("content") or []):
-        kind = block["type"]
-        empty = {"tool_use": {**block, "input": {}}, "thinking": {**block, "thinking": "", "signature": ""}}.get(
-            kind, {**block, "text": ""}
-        )
-        events.append(("content_block_start", {"type": "content_block_start", "index": i, "content_block": empty}))
-        if kind == "tool_use":
-            delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"], ensure_ascii=False)}
-        elif kind == "thinking":
-            delta = {"type": "thinking_delta", "thinking": block["thinking"]}
-        else:
-            delta = {"type": "text_delta", "text": block.get("text", "")}
-        events.append(("content_block_delta", {"type": "content_block_delta", "index": i, "delta": delta}))
-        if kind == "thinking":
-            events.append(("content_block_delta", {"type": "content_block_delta", "index": i,
-                                                    "delta": {"type": "signature_delta", "signature": block["signature"]}}))
-        events.append(("content_block_stop", {"type": "content_block_stop", "index": i}))
+        events.extend(block_events(i, block))
     events.append(("message_delta", {"type": "message_delta", "usage": message.get("usage") or {},
                                      "delta": {"stop_reason": message.get("stop_reason"),
                                                "stop_sequence": message.get("stop_sequence")}}))
