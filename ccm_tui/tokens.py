@@ -17,6 +17,7 @@ import re
 import struct
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
@@ -114,16 +115,25 @@ def get_encoding(name: str) -> tiktoken.Encoding:
     return enc
 
 
-def warm_up() -> None:
-    """Load both encodings (~0.2-0.4 s each); call once at start-up, from any thread."""
-    for name in VOCABULARIES:
+def warm_up(models: Iterable[str] | None = None) -> None:
+    """Load encodings ahead of the first count (~0.2-0.4 s each), from any thread.
+
+    With ``models``, only cl100k (Claude names) and whatever those models need: o200k alone
+    holds ~70 MB, so a config without OpenAI models never loads it.
+    """
+    names = set(VOCABULARIES) if models is None else {"cl100k_base"} | {encoding_name_for(m) for m in models}
+    for name in sorted(names):
         get_encoding(name)
 
 
-def encoding_for(model: str | None) -> tiktoken.Encoding:
+def encoding_name_for(model: str | None) -> str:
     """o200k_base for gpt-4o*/gpt-4.1*/gpt-5*/o1/o3/o4* (also as "provider,model" or "vendor/model")."""
     name = model.strip().lower().rsplit(",", 1)[-1].rsplit("/", 1)[-1].strip() if isinstance(model, str) else ""
-    return get_encoding("o200k_base" if _O200K_MODELS.match(name) else "cl100k_base")
+    return "o200k_base" if _O200K_MODELS.match(name) else "cl100k_base"
+
+
+def encoding_for(model: str | None) -> tiktoken.Encoding:
+    return get_encoding(encoding_name_for(model))
 
 
 _cache: OrderedDict[tuple[str, str], int] = OrderedDict()

@@ -151,6 +151,19 @@ except Exception:
     assert list(cache.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("models", "loaded"),
+    [(["claude-sonnet-4-5", "deepseek-chat"], ["cl100k_base"]), (["gpt-4o"], ["cl100k_base", "o200k_base"]),
+     (None, ["cl100k_base", "o200k_base"])],
+)
+def test_warm_up_loads_only_what_the_models_need(monkeypatch: pytest.MonkeyPatch, models, loaded) -> None:
+    monkeypatch.setattr(tokens, "_encodings", {})
+    builds: list[str] = []
+    monkeypatch.setattr(tokens, "_build", lambda name: builds.append(name) or object())
+    tokens.warm_up(models)
+    assert sorted(builds) == loaded
+
+
 def test_warm_up_is_thread_safe(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tokens, "_encodings", {})
     builds: list[str] = []

@@ -83,7 +83,9 @@ class ProxyServer:
         self._stop = self._stop or asyncio.Event()
         hc = self._hypercorn_config()
         # Vocabularies take ~0.3 s to load: do it beside start-up, not on the first count_tokens.
-        threading.Thread(target=warm_up, name="ccm-tokens-warm-up", daemon=True).start()
+        models = [model for _, model in self.config.all_models()]
+        models += [target.partition(",")[2] for target in self.config.router.routes.values()]
+        threading.Thread(target=warm_up, args=(models,), name="ccm-tokens-warm-up", daemon=True).start()
         self._loop.call_soon(self._ready.set)
         try:
             await hypercorn_serve(self.app, hc, shutdown_trigger=self._stop.wait)
