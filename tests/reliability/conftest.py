@@ -98,6 +98,7 @@ class Hostile:
         self.default: Behaviour = stream()
         self.requests: list[dict[str, Any]] = []
         self.open_streams = 0
+        self.peak_streams = 0
         self.disconnects = 0
         self.base_url = ""
 
@@ -122,6 +123,7 @@ class Hostile:
         self.requests.append({"path": scope["path"], "headers": headers, "body": body, "t": time.monotonic()})
         behaviour = self.script.pop(0) if self.script else self.default
         self.open_streams += 1
+        self.peak_streams = max(self.peak_streams, self.open_streams)
         task = asyncio.ensure_future(behaviour(body, send))
         watcher = asyncio.ensure_future(self._disconnected(receive))
         try:
@@ -181,10 +183,11 @@ default = "main,m-main"
 def start_hostile_proxy(hostile: Hostile, start_proxy, flows) -> Callable[..., ProxyServer]:  # type: ignore[no-untyped-def]
     """Start a proxy in front of ``hostile``; its finished/failed flows land in the ``flows`` fixture."""
 
-    def start(**kwargs: str) -> ProxyServer:
+    def start(keep_flows: bool = True, **kwargs: str) -> ProxyServer:
         bus = EventBus()
-        bus.subscribe(lambda event, flow: flows.append(flow)
-                      if event in (FlowEvent.FINISHED, FlowEvent.FAILED) else None)
+        if keep_flows:
+            bus.subscribe(lambda event, flow: flows.append(flow)
+                          if event in (FlowEvent.FINISHED, FlowEvent.FAILED) else None)
         return start_proxy(two_provider_config(hostile.base_url, **kwargs), bus)
 
     return start
@@ -199,14 +202,19 @@ def auth(server: ProxyServer) -> dict[str, str]:
     return {"x-api-key": server.token.reveal()}
 
 
-def proxy_tasks(server: ProxyServer) -> int:
-    """Tasks alive on the proxy's loop right now."""
+def proxy_task_names(server: ProxyServer) -> list[str]:
+    """What runs on the proxy's loop right now (coroutine names; this probe excluded)."""
 
-    async def count() -> int:
-        return len(asyncio.all_tasks())
+    async def names() -> list[str]:
+        me = asyncio.current_task()
+        return sorted(t.get_coro().__qualname__ for t in asyncio.all_tasks() if t is not me)  # type: ignore[union-attr]
 
     assert server._loop is not None
-    return asyncio.run_coroutine_threadsafe(count(), server._loop).result(5)
+    return asyncio.run_coroutine_threadsafe(names(), server._loop).result(5)
+
+
+def proxy_tasks(server: ProxyServer) -> int:
+    return len(proxy_task_names(server))
 
 
 def tcp_connections(port: int) -> int:

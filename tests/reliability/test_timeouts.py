@@ -14,6 +14,7 @@ from tests.reliability.conftest import (
     auth,
     headers_then_hang,
     message_json,
+    proxy_task_names,
     proxy_tasks,
     stream,
     stream_events,
@@ -113,7 +114,9 @@ def test_client_disconnect_cancels_upstream_within_1s(hostile, start_hostile_pro
     port = int(hostile.base_url.rsplit(":", 1)[1])
     events = stream_events("x " * 50)
     hostile.default = stream(events[:3], hang=True) if silent else stream(events * 200, delay=0.01)
-    baseline_tasks = proxy_tasks(server)
+    assert httpx.get(server.base_url + "/health").status_code == 200  # the server's own tasks are all up
+    baseline = proxy_task_names(server)
+    baseline_tasks = len(baseline)
     clients = [httpx.Client(timeout=30) for _ in range(4)]
     streams = []
     for client in clients:
@@ -131,6 +134,9 @@ def test_client_disconnect_cancels_upstream_within_1s(hostile, start_hostile_pro
     took = wait_until(lambda: hostile.open_streams == 0 and hostile.disconnects >= 4, 3)
     assert took < 1.0, f"upstream cancelled after {took:.2f} s"
     wait_until(lambda: tcp_connections(port) == 0, 1.0 - (time.monotonic() - t0) + 0.5)
-    wait_until(lambda: proxy_tasks(server) <= baseline_tasks, 2)
+    try:
+        wait_until(lambda: proxy_tasks(server) <= baseline_tasks, 2)
+    except AssertionError:
+        raise AssertionError(f"tasks left: {proxy_task_names(server)} vs {baseline}") from None
     assert [f.error for f in flows] == ["client disconnected"] * 4
     assert httpx.get(server.base_url + "/health").status_code == 200
