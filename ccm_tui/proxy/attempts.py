@@ -16,6 +16,7 @@ from typing import Any
 from ..config import parse_target
 from ..errors import ProxyError, UpstreamTimeout, is_retryable
 from ..flow import Attempt, Flow
+from ..limits import clamp_max_tokens, limits_for, replace_images
 from ..providers import UpstreamResponse
 from ..sse import encode_event
 from .state import ProxyState
@@ -127,6 +128,18 @@ async def guard_stream(stream: AsyncIterator[bytes], provider: str, stall_s: flo
     return guarded()
 
 
+def fit_to_model(state: ProxyState, flow: Flow, body: dict[str, Any], provider: str, model: str) -> dict[str, Any]:
+    """The body as this target can take it: max_tokens within its output cap, no images for a
+    text-only model. Each change is noted on the flow."""
+    limits = limits_for(state.config, provider, model)
+    body, clamped = clamp_max_tokens(body, limits)
+    body, replaced = replace_images(body, limits)
+    for note in (clamped, replaced):
+        if note:
+            flow.note(note)
+    return {**body, "model": model}
+
+
 async def call_with_fallbacks(
     state: ProxyState, flow: Flow, body: dict[str, Any], headers: Mapping[str, str]
 ) -> UpstreamResponse:
@@ -134,13 +147,14 @@ async def call_with_fallbacks(
     chain = targets_for(state, flow)
     for position, target in enumerate(chain):
         provider_name, model = parse_target(target)
+        outgoing = fit_to_model(state, flow, body, provider_name, model)
         for attempt_no in range(RETRIES_PER_TARGET + 1):
             attempt = Attempt(provider=provider_name, model=model, started=time.time())
             flow.attempts.append(attempt)
             t0 = time.perf_counter()
             try:
                 provider = state.provider(provider_name)
-                upstream = await provider.messages(flow, {**body, "model": model}, headers)
+                upstream = await provider.messages(flow, outgoing, headers)
                 if upstream.stream is not None:
                     upstream.stream = await guard_stream(upstream.stream, provider_name,
                                                          stall_timeout(state, provider_name))
