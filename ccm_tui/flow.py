@@ -75,6 +75,7 @@ class Flow:
     path: str
     request_headers: dict[str, str]
     request_body: dict[str, Any] | None = None
+    request_bytes: int = 0
     id: int = field(default_factory=lambda: next(_ids))
     started_at: float = field(default_factory=time.time)
     t0: float = field(default_factory=time.perf_counter)

@@ -130,8 +130,8 @@ def _media(messages: Any) -> tuple[int, int, bool]:
 class _Size:
     """Input-token questions answered by size bounds first, by one count only when needed."""
 
-    def __init__(self, body: dict[str, Any], count: Counter | None, model: str) -> None:
-        self.body, self.model = body, model
+    def __init__(self, body: dict[str, Any], count: Counter | None, model: str, body_bytes: int | None) -> None:
+        self.body, self.model, self.body_bytes = body, model, body_bytes
         self._count = count
         self._bounds: tuple[int, int | None] | None = None
         self.exact: int | None = None
@@ -140,7 +140,8 @@ class _Size:
         if self._bounds is None:
             messages = self.body.get("messages")
             images, payload, document = _media(messages)
-            n_bytes = max(0, len(json.dumps(self.body, default=str)) - payload)
+            size = self.body_bytes if self.body_bytes is not None else len(json.dumps(self.body, default=str))
+            n_bytes = max(0, size - payload)
             lower = int(n_bytes / MAX_BYTES_PER_TOKEN)
             n_messages = len(messages) if isinstance(messages, list) else 0
             upper = math.ceil(n_bytes / MIN_BYTES_PER_TOKEN) + images * IMAGE_TOKENS_MAX + FRAMING_TOKENS
@@ -208,11 +209,19 @@ def strip_subagent_tag(body: dict[str, Any]) -> tuple[dict[str, Any], str | None
 
 
 def decide(
-    body: dict[str, Any], headers: Mapping[str, str], config: Config, *, count_tokens: Counter | None = None
+    body: dict[str, Any],
+    headers: Mapping[str, str],
+    config: Config,
+    *,
+    count_tokens: Counter | None = None,
+    body_bytes: int | None = None,
 ) -> Decision:
-    """Pick route, provider and model for one Messages request (see the module docstring)."""
+    """Pick route, provider and model for one Messages request (see the module docstring).
+
+    ``body_bytes``, the size of the raw request, spares re-serialising the body to bound its tokens.
+    """
     model = body.get("model") if isinstance(body.get("model"), str) else ""
-    size = _Size(body, count_tokens, model)
+    size = _Size(body, count_tokens, model, body_bytes)
     notes: list[str] = []
 
     if config.pinned:

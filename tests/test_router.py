@@ -393,3 +393,9 @@ def test_without_default_the_first_provider_listing_the_model_wins() -> None:
     })
     assert decide(req(model="y"), {}, config, count_tokens=no_count).provider == "b"
     assert decide(req(model="z"), {}, config, count_tokens=no_count).provider == "a"
+
+
+def test_raw_request_size_bounds_tokens_without_reserialising() -> None:
+    body = req()
+    assert decide(body, {}, threshold_config(60_000), count_tokens=no_count, body_bytes=10_000_000).route == "long_context"
+    assert decide(body, {}, threshold_config(60_000), count_tokens=no_count, body_bytes=2_000).route == "default"

@@ -50,7 +50,9 @@ async def _start(state: ProxyState, request: Request, kind: str) -> tuple[Flow, 
     flow = Flow(request.method, request.full_path.rstrip("?"), state.redactor.headers(request.headers), kind=kind)
     flow.session_id = request.headers.get("x-claude-code-session-id")
     try:
-        body = parse_body(await request.get_data(cache=False))
+        raw = await request.get_data(cache=False)
+        flow.request_bytes = len(raw)
+        body = parse_body(raw)
         flow.request_body = body
         flow.requested_model = body.get("model") if isinstance(body.get("model"), str) else None
         flow.stream = body.get("stream") is True and kind == "messages"
@@ -66,7 +68,7 @@ async def _start(state: ProxyState, request: Request, kind: str) -> tuple[Flow, 
 def _route(state: ProxyState, flow: Flow, body: dict[str, Any], headers: Any) -> dict[str, Any]:
     """Decide, strip the routing tag, and return the body to forward (model replaced)."""
     try:
-        flow.decision = decide(body, headers, state.config)
+        flow.decision = decide(body, headers, state.config, body_bytes=flow.request_bytes)
     except ProxyError as err:
         _fail(state, flow, err)
         raise
