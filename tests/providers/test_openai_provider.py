@@ -250,7 +250,7 @@ def test_notes_and_clamp_recorded_on_the_flow(fake: FakeOpenAI, start_proxy, flo
     assert fake.requests[0].body["max_tokens"] == 4096
     assert "reasoning_content" not in json.dumps(fake.requests[0].body)
     notes = flows[0].notes
-    assert "max_tokens clamped 64000 → 4096" in notes and "dropped 1 thinking block" in notes
+    assert "max_tokens 64000 clamped to 4096 (model output limit)" in notes and "dropped 1 thinking block" in notes
 
 
 async def test_concurrent_streams_share_no_state(fake: FakeOpenAI, start_proxy) -> None:
