@@ -1,0 +1,134 @@
+"""The real Claude Code CLI inside the TUI's claude pane → embedded proxy → a fake Anthropic upstream.
+
+Built the way ``ccm_tui.commands.tui`` builds it (same child env, same app arguments); only HOME is a
+temporary one whose ``.claude.json`` skips the first-run dialogs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ccm_tui.commands.tui import child_env
+from ccm_tui.config import load_config
+from ccm_tui.events import EventBus
+from ccm_tui.proxy.server import ProxyServer
+from ccm_tui.tui.app import CcmApp
+from ccm_tui.tui.claude_pane import ClaudePane
+from ccm_tui.tui.panes.requests import RequestsTable
+from tests.conftest import CANARY_KEY
+from tests.fakes.anthropic_server import FakeAnthropic, Reply
+from tests.fakes.server import run_asgi
+
+pytestmark = pytest.mark.e2e
+
+ROUTED = "claude-haiku-4-5"  # not what claude asks for: the upstream seeing it proves the routing
+ANSWER = "Pong from the fake upstream, routed by ccm-tui."
+CONFIG = """\
+[providers.anthropic]
+type = "anthropic"
+base_url = "{url}"
+api_key = "$UPSTREAM_KEY"
+models = ["claude-sonnet-4-5", "claude-haiku-4-5"]
+
+[router]
+default = "anthropic,{routed}"
+background = "anthropic,claude-sonnet-4-5"
+"""
+
+
+async def wait_for(pilot, predicate: Callable[[], object], what: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            panes = pilot.app.screen.query(ClaudePane)
+            shown = screen(panes.first()) if panes else "(no claude pane)"
+            raise AssertionError(f"timed out ({timeout:.0f} s) waiting for {what}; claude's screen:\n{shown}")
+        await pilot.pause(0.1)
+
+
+def screen(pane: ClaudePane) -> str:
+    return "\n".join(pane.emulator.display).replace("\xa0", " ")  # claude's prompt is "❯" + NBSP
+
+
+def table_lines(table: RequestsTable) -> list[str]:
+    return [table.render_line(y).text for y in range(table.size.height)]
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def test_real_claude_in_the_pane(claude: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home, project = tmp_path / "home", tmp_path / "project"
+    home.mkdir()
+    project.mkdir()
+    (home / ".claude.json").write_text(json.dumps({
+        "hasCompletedOnboarding": True, "theme": "dark",
+        "projects": {str(project.resolve()): {"hasTrustDialogAccepted": True}},
+    }))
+    monkeypatch.setenv("HOME", str(home))  # child_env() passes the environment on, like `ccm-tui` does
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("UPSTREAM_KEY", CANARY_KEY)
+    monkeypatch.setenv("CLAUDE_CODE_MAX_RETRIES", "1")
+    config_path = tmp_path / "config.toml"
+
+    fake = FakeAnthropic()
+    fake.default = Reply(text=ANSWER)
+    with run_asgi(fake.app) as upstream:
+        config_path.write_text(CONFIG.format(url=upstream, routed=ROUTED))
+        server = ProxyServer(load_config(config_path), EventBus(), host="127.0.0.1", port=0)
+        server.start_in_thread()
+        try:
+            app = CcmApp(server, [claude], child_env(server.child_env(), True), claude_cwd=str(project),
+                         embed=True, exit_grace=0)
+            async with app.run_test(size=(160, 45)) as pilot:
+                pane = app.screen.query_one(ClaudePane)
+                await wait_for(pilot, lambda: pane.session is not None and pane.session.pid is not None,
+                               "claude to start")
+                assert pane.session is not None and pane.session.pid is not None
+                pgid = pane.session.pid
+                await wait_for(pilot, lambda: "❯" in screen(pane) and "shortcuts" in screen(pane),
+                               "claude's prompt")
+                assert app.focused is pane
+                await pilot.press(*"hello")
+                await wait_for(pilot, lambda: "❯ hello" in screen(pane), "the typed prompt to echo", 20)
+                await pilot.press("enter")
+                await wait_for(pilot, lambda: ANSWER in screen(pane), "the upstream's answer in the pane")
+
+                def main_flows() -> list:
+                    return [app.store.at(i) for i in range(len(app.store))
+                            if app.store.at(i).kind == "messages" and (app.store.at(i).request_body or {}).get("tools")]
+
+                await wait_for(pilot, lambda: any(f.state == "done" for f in main_flows()), "the main request row")
+                main = [f for f in main_flows() if f.state == "done"][0]
+                assert main.route == "default" and main.target == f"anthropic,{ROUTED}", main.decision
+                table = app.screen.query_one(RequestsTable)
+                row = f"#{main.id}"  # the rendered row starts with the id
+                await wait_for(pilot, lambda: any(line.startswith(str(main.id) + " ") and "default" in line
+                                                  and f"anthropic,{ROUTED}" in line and "200" in line
+                                                  for line in table_lines(table)), f"row {row} on screen", 10)
+                sent = [r for r in fake.requests if r["body"].get("tools")]
+                assert sent and all(r["body"]["model"] == ROUTED for r in sent)
+                assert all(r["headers"].get("x-api-key") == CANARY_KEY for r in sent)
+                assert pane.exit_code is None  # claude is still running: F10 has to end it
+                await pilot.press("f10")
+                await wait_for(pilot, lambda: app.return_code is not None, "the app to quit", 15)
+            assert pane.exit_code is not None and not pane.session.running
+            deadline = time.monotonic() + 10
+            while group_alive(pgid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not group_alive(pgid), "claude's process group outlived the app"
+        finally:
+            server.stop()
