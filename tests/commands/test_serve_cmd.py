@@ -1,0 +1,58 @@
+"""`ccm-tui serve`: ready fast, one line per request, Ctrl-C exits cleanly."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from tests.conftest import CANARY_KEY
+from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.server import run_asgi
+
+LINE = re.compile(r"ANTHROPIC_BASE_URL=(http://127\.0\.0\.1:\d+) ANTHROPIC_AUTH_TOKEN=(\S+)")
+
+
+def test_serve_ready_logs_requests_and_exits_on_ctrl_c(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    fake = FakeAnthropic()
+    with run_asgi(fake.app) as upstream:
+        config = tmp_path / "config.toml"
+        config.write_text(f"""
+[providers.anthropic]
+type = "anthropic"
+base_url = "{upstream}"
+api_key = "$KEY"
+models = ["claude-sonnet-4-5"]
+
+[router]
+default = "anthropic,claude-sonnet-4-5"
+""")
+        env = {**os.environ, "KEY": CANARY_KEY, "CCM_LOG_FILE": str(tmp_path / "log")}
+        started = time.monotonic()
+        process = subprocess.Popen([sys.executable, "-m", "ccm_tui", "serve", "--config", str(config)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            first = process.stdout.readline()  # type: ignore[union-attr]
+            match = LINE.search(first)
+            assert match, first
+            base_url, token = match.groups()
+            response = httpx.post(base_url + "/v1/messages", headers={"x-api-key": token},
+                                  json={"model": "claude-opus-4-8", "max_tokens": 5,
+                                        "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
+            ready_and_answered = time.monotonic() - started
+            assert response.status_code == 200
+            line = process.stdout.readline()  # type: ignore[union-attr]
+            assert re.search(r"#\d+\s+default\s+anthropic,claude-sonnet-4-5\s+200 \d+ms 12→7 tok", line), line
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=5) == 0
+            stderr = process.stderr.read()  # type: ignore[union-attr]
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert "Traceback" not in stderr and CANARY_KEY not in stderr + first + line
+    assert ready_and_answered < 5.0, "interpreter start + first answer (the benchmark measures it properly)"
