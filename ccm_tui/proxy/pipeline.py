@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -140,8 +141,6 @@ async def _relay(state: ProxyState, flow: Flow, stream: AsyncIterator[bytes]) ->
 
 
 def _is_cancel(exc: BaseException) -> bool:
-    import asyncio
-
     return isinstance(exc, (asyncio.CancelledError, GeneratorExit))
 
 
