@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .config import Config, ModelLimits
+from .config import Config, ModelLimits, ProviderConfig
 
 _K = 1024
 
@@ -78,7 +78,11 @@ def builtin_limits(model: str) -> ModelLimits | None:
 
 def limits_for(config: Config, provider: str, model: str) -> ModelLimits:
     """Limits of ``provider,model``: config entry, then built-in defaults, then the provider's cap."""
-    prov = config.providers.get(provider)
+    return provider_limits(config.providers.get(provider), model)
+
+
+def provider_limits(prov: ProviderConfig | None, model: str) -> ModelLimits:
+    """:func:`limits_for` when the provider's config is at hand (providers themselves)."""
     entry = None
     if prov is not None:
         entry = prov.limits.get(model)

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from ...errors import ProxyError
 from ...flow import Flow
-from ...limits import builtin_limits
+from ...limits import provider_limits
 from ..base import Provider, UpstreamResponse
 from .request import DEFAULT_MAX_OUTPUT, build_request
 from .response import parse_gemini_error, translate_response
@@ -40,15 +40,8 @@ class GeminiProvider(Provider):
         return headers
 
     def max_output(self, model: str) -> int:
-        caps = [self.config.max_tokens_cap]
-        configured = self.config.limits.get(model)
-        if configured is not None:
-            caps.append(configured.max_output_tokens)
-        builtin = builtin_limits(model)
-        if builtin is not None:
-            caps.append(builtin.max_output_tokens)
-        known = [c for c in caps if isinstance(c, int) and c > 0]
-        return min(known) if known else DEFAULT_MAX_OUTPUT
+        """Provider cap, configured and built-in limits (the smallest), else Gemini's usual 65536."""
+        return provider_limits(self.config, model).max_output_tokens or DEFAULT_MAX_OUTPUT
 
     async def messages(self, flow: Flow, body: dict[str, Any], headers: Mapping[str, str]) -> UpstreamResponse:
         model = str(body.get("model") or "")

@@ -10,7 +10,7 @@ import httpx
 from ...config import ProviderConfig
 from ...errors import ProxyError
 from ...flow import Flow
-from ...limits import builtin_limits
+from ...limits import provider_limits
 from ...sse import encode_event
 from ..base import Provider, UpstreamResponse, record_event
 from .presets import PRESETS, Preset, get_preset
@@ -44,11 +44,10 @@ class OpenAIProvider(Provider):
     async def messages(self, flow: Flow, body: dict[str, Any], headers: Mapping[str, str]) -> UpstreamResponse:
         model = str(body.get("model") or "")
         requested = flow.requested_model or model
-        cap = next((lim.max_output_tokens for lim in (self.config.limits.get(model), builtin_limits(model))
-                    if lim and lim.max_output_tokens), None)
+        cap = provider_limits(self.config, model).max_output_tokens  # max_tokens_cap folded in
         search = plan_web_search(body, self.preset, self.name, model)
         translated = translate_request(
-            body, self.preset, limits=Limits(self.config.max_tokens_cap, cap), note=flow.note, search=search
+            body, self.preset, limits=Limits(max_output_tokens=cap), note=flow.note, search=search
         )
         stream = bool(body.get("stream"))
         response = await self.send(flow, self.url, translated.payload, self.upstream_headers(), stream=stream)
