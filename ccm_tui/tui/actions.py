@@ -29,6 +29,7 @@ KEYS = [
     ("F5", "pin every request to one model for this session / unpin"), ("F6", "next dashboard pane"),
     ("F7 / F8", "claude pane narrower / wider"), ("F9", "command palette (every action)"), ("F10", "quit"),
     ("Enter", "on a request: open the inspector; on a route: change it"),
+    ("t", "requests: show token counts (count_tokens) one by one / collapse runs of them"),
     ("inspector", "c copy as curl · e export session JSONL · r replay on another model · o expand all · Esc back"),
 ]
 
@@ -168,6 +169,13 @@ def palette_commands(app: CcmApp) -> Iterator[SystemCommand]:
                 action(flow)
         return run
 
+    def toggle_counts() -> None:
+        from .panes.requests import RequestsTable
+
+        app.screen_stack[0].query_one(RequestsTable).action_toggle_counts()
+
+    yield SystemCommand("Token counts: show / collapse", "t in the requests table: count_tokens runs as one row "
+                        "or one by one", toggle_counts)
     yield SystemCommand("Copy request as curl", "redacted", on_current(app.copy_curl))
     yield SystemCommand("Replay request", "on another provider,model, side by side", on_current(app.replay))
     yield SystemCommand("Keep dashboard open", "do not quit when claude exits",

@@ -38,6 +38,7 @@ from .panes.tokens import TokensPane
 from .route_picker import UNSET, RoutePicker
 
 FLUSH_INTERVAL = 0.1  # seconds between UI refreshes under load
+EXIT_HINT = "F10 quits · F2 goes to the dashboard · F1 help"
 
 
 class FlowsPending(Message):
@@ -63,7 +64,7 @@ class MainScreen(Screen[None], inherit_bindings=False):
 
                 with ClaudeBox(id="claude-box") as box:
                     box.border_title = "claude"
-                    yield ClaudePane(app.claude_argv, app.claude_env, app.claude_cwd)
+                    yield ClaudePane(app.claude_argv, app.claude_env, app.claude_cwd, exit_hint=EXIT_HINT)
             with Vertical(id="dashboard"):
                 yield RequestsPane(app.store, id="requests")
                 yield ProvidersPane(app.store, id="providers")
@@ -217,6 +218,8 @@ class CcmApp(App[int], inherit_bindings=False):
         self.claude_exit_code = code
         self.flush_flows()
         self.update_statusbar()
+        for box in self.screen_stack[0].query(ClaudeBox):
+            box.border_subtitle = f"exited ({code})"
         if self.keep_open:
             self.notify(f"claude exited with code {code}; the dashboard stays open (F10 quits).")
             self.screen_stack[0].query_one(RequestsTable).focus()

@@ -49,8 +49,10 @@ class ClaudePane(Widget, can_focus=True):
 
     ``env`` is laid over ``os.environ`` (TERM/COLORTERM are set, TMUX/TERM_PROGRAM removed).
     Keys in ``passthrough_keys`` are not sent to the child: they bubble to the app's bindings.
+    Once the child exited, its last screen stays and the bottom line says so (plus ``exit_hint``).
     """
 
+    COMPONENT_CLASSES = {"claude-pane--exited"}
     DEFAULT_CSS = """
     ClaudePane {
         width: 1fr;
@@ -58,6 +60,7 @@ class ClaudePane(Widget, can_focus=True):
         background: $background;
         color: $foreground;
     }
+    ClaudePane > .claude-pane--exited { background: $warning; color: $text; text-style: bold; }
     """
 
     class Exited(Message):
@@ -73,9 +76,10 @@ class ClaudePane(Widget, can_focus=True):
             return self.pane
 
     def __init__(self, argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None, *,
-                 passthrough_keys: Iterable[str] = (), name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+                 passthrough_keys: Iterable[str] = (), exit_hint: str = "", name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        self.exit_hint = exit_hint
         self.argv = list(argv)
         self.env = dict(env or {})
         self.cwd = cwd
@@ -131,7 +135,14 @@ class ClaudePane(Widget, can_focus=True):
     def _on_exit(self, code: int) -> None:
         self.exit_code = code
         self._flush()
+        self.refresh()  # the cursor goes and the exit notice appears
         self.post_message(self.Exited(self, code))
+
+    @property
+    def exit_notice(self) -> str | None:
+        if self.exit_code is None:
+            return None
+        return f" claude exited with code {self.exit_code}" + (f" — {self.exit_hint}" if self.exit_hint else "")
 
     # -- output ------------------------------------------------------------------------------
     def _write(self, data: bytes) -> None:
@@ -188,6 +199,10 @@ class ClaudePane(Widget, can_focus=True):
             self._base = base
             self._strips.clear()
         emu = self.emulator
+        notice = self.exit_notice
+        if notice is not None and y == self.size.height - 1:
+            style = base + self.get_component_rich_style("claude-pane--exited")
+            return Strip([Segment(notice, style)]).adjust_cell_length(width, style)
         if y >= emu.lines:
             return Strip.blank(width, base)
         cx, cy = emu.cursor

@@ -27,6 +27,18 @@ def usd(value: float) -> str:
     return f"${value:.4f}" if value < 1 else f"${value:.2f}"
 
 
+def fit_columns(columns: tuple[tuple[str, int], ...], widths: dict[str, int], available: int) -> list[str]:
+    """The columns (display order) that fit in ``available`` cells; the lowest priority goes first.
+
+    ``columns`` is ``(name, priority)`` pairs; each kept column also costs 2 cells of padding.
+    """
+    kept = [name for name, _ in columns]
+    priority = dict(columns)
+    while kept and sum(widths[n] + 2 for n in kept) > available:
+        kept.remove(min(kept, key=lambda n: priority[n]))
+    return kept
+
+
 def clock(epoch: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(epoch))
 

@@ -43,10 +43,11 @@ def summary(flow: Flow) -> Table:
         ("request", f"#{flow.id} {flow.method} {flow.path} · {fmt.clock(flow.started_at)} · "
                     f"{'stream' if flow.stream else 'json'} · session {flow.session_id or '–'}"),
         ("requested model", flow.requested_model or "–"),
-        ("route", Text.assemble((d.route, "bold cyan"), " → ", (f"{d.provider},{d.model}", "bold"))
+        ("route", Text.assemble((d.route + " ", "bold cyan"), "→ ", (f"{d.provider},{d.model}", "bold"))
          if d else Text("not routed", style="dim")),
         ("reason", d.reason if d else "–"),
-        ("status", Text.assemble(fmt.status(flow), f"  state {flow.state}  upstream {flow.upstream_status or '–'}")),
+        ("status", Text.assemble(fmt.status(flow), " ", f"· state {flow.state} · upstream "
+                                 f"{flow.upstream_status or '–'}")),
         ("timings", f"first byte {fmt.ms(flow.first_byte_ms)} · total {fmt.ms(flow.duration_ms)}"),
         ("usage", f"in {u.input_tokens} · cache read {u.cache_read_input_tokens} · cache write "
                   f"{u.cache_creation_input_tokens} · out {u.output_tokens}"
@@ -56,7 +57,8 @@ def summary(flow: Flow) -> Table:
     ]
     if flow.attempts:
         rows.append(("attempts", "\n".join(
-            f"{a.provider},{a.model} → {a.status or '–'} {a.error or ''} {fmt.ms(a.duration_ms)}" for a in flow.attempts)))
+            " · ".join(filter(None, (f"{a.provider},{a.model} → {a.status or '–'}", a.error, fmt.ms(a.duration_ms))))
+            for a in flow.attempts)))
     if flow.notes:
         rows.append(("notes", "\n".join(flow.notes)))
     if flow.error:

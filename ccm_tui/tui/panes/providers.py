@@ -27,11 +27,20 @@ class StatPane(Static, can_focus=True):
     def on_mount(self) -> None:
         self.update_view()
 
+    def on_resize(self) -> None:  # columns are chosen for the width
+        self.update_view()
+
     def update_view(self) -> None:
         self.update(self.build())
 
     def build(self) -> Table | Text:
         raise NotImplementedError
+
+
+# (header, priority): when the pane is too narrow, the lowest priority columns go first
+COLUMNS = (("req", 6), ("err", 5), ("p50", 4), ("p95", 2), ("ttft", 1), ("in", 3), ("out", 3), ("cost", 2),
+           ("latency", 0))
+NAME_MIN = 10  # the provider column never gets narrower than this (or its longest name)
 
 
 class ProvidersPane(StatPane):
@@ -41,18 +50,27 @@ class ProvidersPane(StatPane):
     def build(self) -> Table | Text:
         if not self.store.providers:
             return Text("No finished requests yet.", style="dim")
-        table = Table(box=None, expand=True, pad_edge=False, padding=(0, 1), header_style="bold")
-        table.add_column("provider", no_wrap=True, overflow="ellipsis", ratio=1)
-        for name in ("req/err", "p50/p95", "ttft p50", "in/out", "cost"):
-            table.add_column(name, justify="right", no_wrap=True)
-        table.add_column("latency", no_wrap=True)
+        rows: list[tuple[str, dict[str, Text]]] = []
         for name, stats in sorted(self.store.providers.items()):
             t = stats.totals
-            table.add_row(
-                Text(name, style="bold"),
-                Text.assemble(str(t.requests), "/", (str(t.errors), "bold red" if t.errors else "dim")),
-                f"{fmt.ms(stats.p('latency', 50))}/{fmt.ms(stats.p('latency', 95))}", fmt.ms(stats.p("ttft", 50)),
-                f"{fmt.tokens(t.input_tokens)}/{fmt.tokens(t.output_tokens)}", fmt.usd(t.cost_usd),
-                Text(sparkline(stats.latency_ms, 10), style="green"),
-            )
+            rows.append((name, {
+                "req": Text(str(t.requests)),
+                "err": Text(str(t.errors), style="bold red" if t.errors else "dim"),
+                "p50": Text(fmt.ms(stats.p("latency", 50))), "p95": Text(fmt.ms(stats.p("latency", 95))),
+                "ttft": Text(fmt.ms(stats.p("ttft", 50))),
+                "in": Text(fmt.tokens(t.input_tokens)), "out": Text(fmt.tokens(t.output_tokens)),
+                "cost": Text(fmt.usd(t.cost_usd)),
+                "latency": Text(sparkline(stats.latency_ms, 10), style="green"),
+            }))
+        widths = {col: max([len(col)] + [cells[col].cell_len for _, cells in rows]) for col, _ in COLUMNS}
+        name_width = min(max(len(name) for name, _ in rows), NAME_MIN)
+        available = self.content_size.width or 200
+        kept = fmt.fit_columns(COLUMNS, widths, available - max(name_width, len("provider")))
+        table = Table(box=None, expand=True, pad_edge=False, padding=(0, 1), header_style="bold")
+        table.add_column("provider", no_wrap=True, overflow="ellipsis", ratio=1, min_width=name_width)
+        for col in kept:
+            table.add_column(col, justify="left" if col == "latency" else "right", no_wrap=True,
+                             min_width=widths[col])
+        for name, cells in rows:
+            table.add_row(Text(name, style="bold"), *(cells[col] for col in kept))
         return table

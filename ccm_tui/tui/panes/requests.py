@@ -1,6 +1,12 @@
-"""The live requests table: newest first, virtualised (only visible rows render), rows update in place."""
+"""The live requests table: newest first, virtualised (only visible rows render), rows update in place.
+
+count_tokens calls are secondary (dim), and a run of them (``/context`` fires ~26 at once) collapses
+into one row so they cannot push the model calls out of view; ``t`` shows them one by one.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.text import Text
@@ -22,24 +28,85 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("#", 4), ("time", 8), ("route", 11), ("provider,model", 0), ("st", 4),
     ("ttft", 6), ("dur", 6), ("in", 6), ("out", 5),
 )
-NARROW = 100  # below this width the clock column is left out
+#: below these widths a column is left out, so the model column keeps room to be read
+HIDE_BELOW = {"time": 100, "ttft": 72, "#": 62, "in": 54}
 
 
 def _widths(total: int) -> list[int]:
     """Column widths for a total width (0 = column hidden); the model column takes the rest."""
-    widths = [0 if (title == "time" and total < NARROW) else w for title, w in COLUMNS]
+    widths = [0 if total < HIDE_BELOW.get(title, 0) else w for title, w in COLUMNS]
     used = sum(widths) + sum(1 for w in widths if w) + 1
     return [max(14, total - used) if title == "provider,model" else w for (title, _), w in zip(COLUMNS, widths, strict=True)]
 
 
-def row_cells(flow: Flow) -> list[Text]:
+@dataclass
+class CountGroup:
+    """Consecutive count_tokens flows shown as one row; ``flows`` newest first."""
+
+    flows: list[Flow]
+
+    @property
+    def newest(self) -> Flow:
+        return self.flows[0]
+
+    @property
+    def oldest(self) -> Flow:
+        return self.flows[-1]
+
+
+Row = Flow | CountGroup
+
+
+def build_rows(flows: list[Flow], collapse: bool) -> list[Row]:
+    """Newest-first flows → rows; with ``collapse``, runs of 2+ count_tokens flows become one group."""
+    if not collapse:
+        return list(flows)
+    rows: list[Row] = []
+    run: list[Flow] = []
+    for flow in [*flows, None]:
+        if flow is not None and flow.kind == "count_tokens":
+            run.append(flow)
+            continue
+        if len(run) > 1:
+            rows.append(CountGroup(run))
+        elif run:
+            rows.append(run[0])
+        run = []
+        if flow is not None:
+            rows.append(flow)
+    return rows
+
+
+def group_cells(group: CountGroup) -> list[Text]:
+    flows = group.flows
+    failed = sum(1 for f in flows if f.state == "failed")
+    running = sum(1 for f in flows if f.state not in ("done", "failed"))
+    status = (Text("ERR", style="bold red") if failed else Text("…", style="yellow") if running
+              else Text("cnt", style="green"))
+    durations = [f.duration_ms for f in flows if f.duration_ms is not None]
+    newest = group.newest
+    cells = [
+        Text(str(newest.id)), Text(fmt.clock(newest.started_at)), Text(newest.route or "–", style="cyan"),
+        Text(f"⋯ {len(flows)} token counts (t: show)", style="italic"), status, Text("–", justify="right"),
+        Text(fmt.ms(max(durations)) if durations else "–", justify="right"), Text("–", justify="right"),
+        Text("–", justify="right"),
+    ]
+    for cell in cells:
+        cell.stylize("dim")
+    return cells
+
+
+def row_cells(flow: Row) -> list[Text]:
+    if isinstance(flow, CountGroup):
+        return group_cells(flow)
     route = flow.route or "–"
     target = Text(flow.target or (flow.requested_model or "–"))
     status = fmt.status(flow)
-    if flow.kind == "count_tokens" and flow.state == "done":
-        status = Text("cnt", style="dim green")  # a local token count, not a model call
+    counting = flow.kind == "count_tokens"
+    if counting and flow.state == "done":
+        status = Text("cnt", style="green")  # a token count, not a model call
     u = flow.usage
-    return [
+    cells = [
         Text(str(flow.id), style="dim"),
         Text(fmt.clock(flow.started_at)),
         Text(route, style="bold magenta" if flow.route == "pinned" else "cyan"),
@@ -49,8 +116,12 @@ def row_cells(flow: Flow) -> list[Text]:
         Text(fmt.ms(flow.duration_ms if flow.duration_ms is not None else None), justify="right"),
         Text(fmt.tokens(u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens
                         or flow.estimated_input_tokens), justify="right"),
-        Text(fmt.tokens(u.output_tokens) if flow.state != "pending" else "–", justify="right"),
+        Text(fmt.tokens(u.output_tokens) if flow.state != "pending" and not counting else "–", justify="right"),
     ]
+    if counting:
+        for cell in cells:
+            cell.stylize("dim")
+    return cells
 
 
 def layout_row(cells: list[Text], width: int) -> Text:
@@ -73,7 +144,7 @@ class RequestsTable(ScrollView, can_focus=True):
 
     COMPONENT_CLASSES = {"requests--cursor"}
     DEFAULT_CSS = """
-    RequestsTable { height: 1fr; }
+    RequestsTable { height: 1fr; overflow-x: hidden; scrollbar-gutter: stable; scrollbar-size-vertical: 1; }
     RequestsTable > .requests--cursor { background: $accent 40%; }
     RequestsTable:focus > .requests--cursor { background: $accent; color: $text; text-style: bold; }
     """
@@ -85,13 +156,19 @@ class RequestsTable(ScrollView, can_focus=True):
         Binding("pagedown", "move(20)", show=False),
         Binding("home,g", "top", "Newest", show=False),
         Binding("end,G", "bottom", show=False),
+        Binding("t", "toggle_counts", "Token counts"),
     ]
     cursor: reactive[int] = reactive(0, always_update=True)
+    show_counts: reactive[bool] = reactive(False, init=False)
 
     class Highlighted(Message):
-        def __init__(self, flow: Flow | None) -> None:
+        def __init__(self, row: Row | None) -> None:
             super().__init__()
-            self.flow = flow
+            self.row = row
+
+        @property
+        def flow(self) -> Flow | None:
+            return self.row.newest if isinstance(self.row, CountGroup) else self.row
 
     class Inspect(Message):
         def __init__(self, flow: Flow) -> None:
@@ -101,20 +178,52 @@ class RequestsTable(ScrollView, can_focus=True):
     def __init__(self, store: FlowStore, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
         self.store = store
+        self.rows: list[Row] = []
+        self._index: dict[int, int] = {}  # flow id → row
+
+    @property
+    def current_row(self) -> Row | None:
+        return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
 
     @property
     def current(self) -> Flow | None:
-        return self.store.at(self.cursor) if 0 <= self.cursor < len(self.store) else None
+        """The highlighted flow (a collapsed group's newest one)."""
+        row = self.current_row
+        return row.newest if isinstance(row, CountGroup) else row
+
+    @property
+    def row_width(self) -> int:
+        return self.scrollable_content_region.width or self.size.width
+
+    def _rebuild(self, follow: int | None) -> None:
+        """Recompute the rows; the cursor stays on flow ``follow`` (None: on the newest row)."""
+        self.rows = build_rows(self.store.newest_first(), collapse=not self.show_counts)
+        self._index = {}
+        for i, row in enumerate(self.rows):
+            for flow in row.flows if isinstance(row, CountGroup) else (row,):
+                self._index[flow.id] = i
+        target = self._index.get(follow, self.cursor) if follow is not None else 0
+        self.virtual_size = Size(self.row_width, len(self.rows))
+        self.cursor = max(0, min(target, len(self.rows) - 1))
+
+    def _anchor(self) -> int | None:
+        row = self.current_row
+        if row is None or self.cursor == 0:
+            return None
+        return row.oldest.id if isinstance(row, CountGroup) else row.id
 
     def rows_changed(self, new: int) -> None:
         """Called after the store ingested flows; keeps the cursor on its flow unless it follows the top."""
-        if new and self.cursor > 0:
-            self.cursor = min(self.cursor + new, max(0, len(self.store) - 1))
-        elif self.cursor >= len(self.store):
-            self.cursor = max(0, len(self.store) - 1)
-        self.virtual_size = Size(self.size.width, len(self.store))
-        self.refresh()
-        self.post_message(self.Highlighted(self.current))
+        self._rebuild(self._anchor())
+
+    def watch_show_counts(self, show: bool) -> None:
+        row = self.current_row
+        anchor = None if row is None else row.newest.id if isinstance(row, CountGroup) else row.id
+        self._rebuild(anchor)
+        self.notify("token counts shown one by one" if show else "runs of token counts collapsed", timeout=2)
+
+    def action_toggle_counts(self) -> None:
+        self.show_counts = not self.show_counts
 
     def watch_cursor(self, cursor: int) -> None:
         self.scroll_to_region(Region(0, cursor, 1, 1), animate=False, force=True)
@@ -122,28 +231,31 @@ class RequestsTable(ScrollView, can_focus=True):
         self.post_message(self.Highlighted(self.current))
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.store))
+        self.virtual_size = Size(self.row_width, len(self.rows))
 
     def action_move(self, delta: int) -> None:
-        if len(self.store):
-            self.cursor = max(0, min(len(self.store) - 1, self.cursor + delta))
+        if self.rows:
+            self.cursor = max(0, min(len(self.rows) - 1, self.cursor + delta))
 
     def action_top(self) -> None:
         self.cursor = 0
 
     def action_bottom(self) -> None:
-        self.cursor = max(0, len(self.store) - 1)
+        self.cursor = max(0, len(self.rows) - 1)
 
     def action_inspect(self) -> None:
-        if self.current is not None:
-            self.post_message(self.Inspect(self.current))
+        row = self.current_row
+        if isinstance(row, CountGroup):  # Enter on a collapsed run opens it
+            self.show_counts = True
+        elif row is not None:
+            self.post_message(self.Inspect(row))
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         index = self.scroll_offset.y + y
-        if index >= len(self.store):
+        if index >= len(self.rows):
             return Strip.blank(width, self.rich_style)
-        text = layout_row(row_cells(self.store.at(index)), width)
+        text = layout_row(row_cells(self.rows[index]), self.row_width)
         segments = list(text.render(self.app.console))
         strip = Strip(segments).adjust_cell_length(width, self.rich_style)
         base = self.rich_style
@@ -160,7 +272,8 @@ class RequestsPane(Vertical):
     RequestsPane { border: round $primary-darken-1; height: 1fr; }
     RequestsPane:focus-within { border: round $accent; }
     RequestsPane #requests-header { height: 1; text-style: bold; color: $text-muted; }
-    RequestsPane #requests-reason { height: 2; color: $text-muted; }
+    RequestsPane #requests-reason { height: 2; color: $text-muted; padding-right: 1; text-wrap: nowrap;
+                                    text-overflow: ellipsis; }
     """
 
     def __init__(self, store: FlowStore, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -181,7 +294,7 @@ class RequestsPane(Vertical):
         self._header()
 
     def _header(self) -> None:
-        width = self.table.size.width or self.size.width
+        width = self.table.row_width or self.size.width
         cells = [Text(title, justify="right" if title in ("ttft", "dur", "in", "out") else "left")
                  for title, _ in COLUMNS]
         self.query_one("#requests-header", Static).update(layout_row(cells, width))
@@ -192,13 +305,36 @@ class RequestsPane(Vertical):
         self.border_subtitle = f"{shown} shown" + (f" · {dropped} older dropped from view" if dropped else "")
 
     def on_requests_table_highlighted(self, message: RequestsTable.Highlighted) -> None:
-        flow = message.flow
-        reason = self.query_one("#requests-reason", Static)
-        if flow is None:
-            reason.update("No requests yet.")
-            return
-        why = flow.decision.reason if flow.decision else (flow.error or "not routed yet")
-        line = Text.assemble(("#" + str(flow.id) + " ", "bold"), (f"{flow.route or '–'}: ", "cyan"), why)
-        if flow.error:
-            line.append(f"  error: {flow.error}", style="red")
-        reason.update(line)
+        self.query_one("#requests-reason", Static).update(detail(message.row))
+
+
+def _one_line(text: Text) -> Text:
+    text.no_wrap, text.overflow = True, "ellipsis"
+    return text
+
+
+def detail(row: Row | None) -> Text:
+    """Two lines under the table: what the highlighted row is, then its error (or a hint)."""
+    if row is None:
+        return Text("No requests yet.")
+    if isinstance(row, CountGroup):
+        first = Text.assemble((f"#{row.oldest.id}–#{row.newest.id} ", "bold"),
+                              f"{len(row.flows)} token counts (count_tokens, no model call)")
+        return _one_line(Text("\n").join([first, Text("Enter or t shows them one by one", style="dim")]))
+    flow = row
+    counting = flow.kind == "count_tokens"
+    head = Text.assemble((f"#{flow.id} ", "bold"))
+    if counting:
+        head.append("count_tokens · ", style="bold")
+    if flow.decision:
+        head.append_text(Text.assemble((flow.decision.route + " ", "cyan"), "→ ",
+                                       (f"{flow.decision.provider},{flow.decision.model}", "bold"), " · "))
+        head.append(f"{flow.usage.input_tokens} tokens" if counting and flow.state == "done"
+                    else flow.decision.reason)
+    else:
+        head.append("not routed yet" if not flow.error else "not routed", style="dim")
+    if flow.error:
+        second = Text.assemble(("error ", "bold red"), (f"{flow.status or ''} {flow.error}".strip(), "red"))
+    else:
+        second = Text("Enter: inspect · t: token counts one by one / collapsed", style="dim")
+    return _one_line(Text("\n").join([head, second]))

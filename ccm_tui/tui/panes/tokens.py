@@ -12,18 +12,31 @@ from ...stats import FlowStore, Totals, context_tokens
 from .. import format as fmt
 from .providers import StatPane
 
+# (header, priority) of the columns beside the name; narrow panes drop the lowest priority first
+COLUMNS = (("by", 6), ("req", 4), ("in", 5), ("cached", 2), ("out", 5), ("cost", 3))
+NAME_MIN = 16
 
-def totals_table(groups: list[tuple[str, dict[str, Totals]]]) -> Table:
-    """One table, a section per grouping (route, model), busiest first."""
+
+def totals_table(groups: list[tuple[str, dict[str, Totals]]], width: int | None = None) -> Table:
+    """One table, a section per grouping (route, model), busiest first; columns that do not fit go."""
+    rows: list[dict[str, str]] = []
+    for label, totals in groups:
+        for i, (name, t) in enumerate(sorted(totals.items(), key=lambda kv: -kv[1].requests)):
+            rows.append({"by": label if i == 0 else "", "name": name, "req": str(t.requests),
+                         "in": fmt.tokens(t.input_tokens), "cached": fmt.tokens(t.cache_read_tokens),
+                         "out": fmt.tokens(t.output_tokens), "cost": fmt.usd(t.cost_usd)})
+    widths = {col: max([len(col)] + [len(row[col]) for row in rows]) for col, _ in COLUMNS}
+    name_width = min(NAME_MIN, max([4] + [len(row["name"]) for row in rows]))
+    kept = fmt.fit_columns(COLUMNS, widths, (width or 200) - name_width)
     table = Table(box=None, expand=True, pad_edge=False, padding=(0, 1), header_style="bold")
-    table.add_column("by", style="dim", no_wrap=True)
-    table.add_column("name", no_wrap=True, overflow="ellipsis", ratio=1)
-    for name in ("req", "in", "cached", "out", "cost"):
-        table.add_column(name, justify="right", no_wrap=True)
-    for label, rows in groups:
-        for i, (name, t) in enumerate(sorted(rows.items(), key=lambda kv: -kv[1].requests)):
-            table.add_row(label if i == 0 else "", name, str(t.requests), fmt.tokens(t.input_tokens),
-                          fmt.tokens(t.cache_read_tokens), fmt.tokens(t.output_tokens), fmt.usd(t.cost_usd))
+    for col in kept[:1] if kept and kept[0] == "by" else []:
+        table.add_column(col, style="dim", no_wrap=True, min_width=widths[col])
+    table.add_column("name", no_wrap=True, overflow="ellipsis", ratio=1, min_width=name_width)
+    for col in kept:
+        if col != "by":
+            table.add_column(col, justify="right", no_wrap=True, min_width=widths[col])
+    for row in rows:
+        table.add_row(*([row["by"]] if "by" in kept else []), row["name"], *(row[c] for c in kept if c != "by"))
     return table
 
 
@@ -59,5 +72,6 @@ class TokensPane(StatPane):
             line.no_wrap, line.overflow = True, "ellipsis"
             parts.append(line)
         if self.store.routes:
-            parts.append(totals_table([("route", self.store.routes), ("model", self.store.models)]))
+            parts.append(totals_table([("route", self.store.routes), ("model", self.store.models)],
+                                      self.content_size.width or None))
         return Group(*parts)
