@@ -51,6 +51,7 @@ default = "anthropic,claude-sonnet-4-5"
 background = "anthropic,claude-haiku-4-5"
 think = "anthropic,claude-opus-4-1"
 """
+COUNTS = 8
 ANSWER = ("Routing works: this answer came through ccm-tui's embedded proxy, which picked the model "
           "from the route table and recorded the request for the dashboard.")
 
@@ -64,7 +65,7 @@ async def wait_for(predicate, pilot, timeout: float = 15.0) -> None:  # type: ig
 
 
 async def traffic(server: ProxyServer) -> None:
-    """A background title request, a thinking request, a token count and one overloaded upstream."""
+    """A background title request, a thinking request, token counts and one failing upstream."""
     headers = {"x-api-key": server.token.reveal(), "anthropic-version": "2023-06-01"}
     base = {"max_tokens": 512, "messages": [{"role": "user", "content": "Explain the routing table."}]}
     bodies = [
@@ -79,8 +80,9 @@ async def traffic(server: ProxyServer) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
         for body in bodies:
             await client.post(server.base_url + "/v1/messages", json=body, headers=headers)
-        await client.post(server.base_url + "/v1/messages/count_tokens",
-                          json={"model": "claude-sonnet-4-5", "messages": base["messages"]}, headers=headers)
+        for _ in range(COUNTS):  # what /context does: a burst of token counts, collapsed into one row
+            await client.post(server.base_url + "/v1/messages/count_tokens",
+                              json={"model": "claude-sonnet-4-5", "messages": base["messages"]}, headers=headers)
 
 
 async def session(out: Path, workdir: Path, fake: FakeAnthropic, url: str) -> None:
@@ -99,7 +101,7 @@ async def session(out: Path, workdir: Path, fake: FakeAnthropic, url: str) -> No
                     "type": "invalid_request_error", "message": "prompt is too long: 212000 tokens > 200000 maximum"}})]
             await traffic(server)
             await pilot.press(*"what does the router do?", "enter")
-            await wait_for(lambda: app.store.session.requests >= 7, pilot)
+            await wait_for(lambda: app.store.session.requests >= 7 and len(app.store) >= 7 + COUNTS, pilot)
             await pilot.pause(0.5)
             await pilot.press("f2")
             await pilot.press("down", "down")

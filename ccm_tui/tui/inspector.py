@@ -24,7 +24,7 @@ BIG_BODY = 6_000  # characters: bodies longer than this start collapsed
 
 def pretty_json(data: Any, redactor: Redactor) -> Syntax:
     text = json.dumps(redactor.data(data), indent=2, ensure_ascii=False, default=str)
-    return Syntax(text, "json", theme="ansi_dark", word_wrap=True, background_color="default")
+    return Syntax(text, "json", theme="ansi_dark", word_wrap=True)  # ansi_dark: no background of its own
 
 
 def _kv(rows: list[tuple[str, RenderableType]]) -> Table:
@@ -46,7 +46,7 @@ def summary(flow: Flow) -> Table:
         ("route", Text.assemble((d.route + " ", "bold cyan"), "→ ", (f"{d.provider},{d.model}", "bold"))
          if d else Text("not routed", style="dim")),
         ("reason", d.reason if d else "–"),
-        ("status", Text.assemble(fmt.status(flow), " ", f"· state {flow.state} · upstream "
+        ("status", Text.assemble(fmt.status(flow).append(" "), f"· state {flow.state} · upstream "
                                  f"{flow.upstream_status or '–'}")),
         ("timings", f"first byte {fmt.ms(flow.first_byte_ms)} · total {fmt.ms(flow.duration_ms)}"),
         ("usage", f"in {u.input_tokens} · cache read {u.cache_read_input_tokens} · cache write "
@@ -182,7 +182,8 @@ class TextModal(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = self.title_text
-            yield Static(self.body, id="text-modal-body")
+            body = Text(self.body) if isinstance(self.body, str) else self.body  # a curl command is not markup
+            yield Static(body, id="text-modal-body")
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()
@@ -213,7 +214,9 @@ class ReplayView(Screen[None]):
             with VerticalScroll(id="replay-left") as left:
                 left.border_title = f"original #{self.flow.id}: {self.flow.target or '–'}"
                 left.border_subtitle = f"{fmt.ms(self.flow.duration_ms)} · out {self.flow.usage.output_tokens}"
-                yield Static(self.redactor.text(answer_text(self.flow)) or "(no answer)", id="replay-original")
+                answer = self.redactor.text(answer_text(self.flow)).strip()  # Text: answers are not markup
+                yield Static(Text(answer or "(no answer)", style="red" if self.flow.state == "failed" else ""),
+                             id="replay-original")
             with VerticalScroll(id="replay-right") as right:
                 right.border_title = f"replay: {self.target}"
                 yield Static(Text("waiting for the replay…", style="dim"), id="replay-answer")

@@ -151,3 +151,25 @@ async def test_the_pane_says_claude_exited(make_app) -> None:  # type: ignore[no
         assert "fake-claude exiting with 7" in "\n".join(pane.render_line(y).text for y in range(pane.size.height))
         await pilot.press("f10")
     assert app.return_code == 7
+
+
+async def test_answers_and_curl_with_brackets_are_shown_literally(make_app, server, fake_anthropic) -> None:  # type: ignore[no-untyped-def]
+    from textual.widgets import Static
+
+    from ccm_tui.tui.inspector import ReplayView, TextModal
+    from tests.fakes.anthropic_server import Reply
+
+    literal = "see [bold]x[/bold] and [/tmp/a] as typed"
+    fake_anthropic.script = [Reply(text=literal)]
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(server, text=literal)
+        await wait_for(lambda: app.store.session.requests == 1, pilot)
+        flow = app.store.at(0)
+        await app.push_screen(ReplayView(flow, "anthropic,claude-haiku-4-5", app.redactor))
+        assert str(app.screen.query_one("#replay-original", Static).render()) == literal
+        app.screen.dismiss(None)
+        await pilot.pause()
+        app.copy_curl(flow)
+        await wait_for(lambda: isinstance(app.screen, TextModal) and app.screen.query("#text-modal-body"), pilot)
+        assert "[bold]x[/bold] and [/tmp/a]" in str(app.screen.query_one("#text-modal-body", Static).render())
