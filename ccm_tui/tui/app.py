@@ -28,6 +28,7 @@ from textual.widgets import Footer, Static
 from ..config import ROUTES, ConfigError
 from ..events import FlowEvent
 from ..flow import Flow
+from ..proxy import budget
 from ..proxy.server import ProxyServer
 from ..stats import DEFAULT_HISTORY, FlowStore
 from . import actions
@@ -191,7 +192,6 @@ class CcmApp(App[int], inherit_bindings=False):
 
     def update_statusbar(self) -> None:
         bar = self.screen_stack[0].query_one("#statusbar", Static)
-        s = self.store.session
         text = Text.assemble(("proxy ", "bold"), self.server.base_url, "  ·  ",
                              ("config ", "bold"), str(self.config.path or "(built-in passthrough)"))
         if self.config.pinned:
@@ -199,7 +199,8 @@ class CcmApp(App[int], inherit_bindings=False):
         text.append(f"  ·  {self.store.seen} requests")
         if self.store.dropped:
             text.append(f" ({self.store.dropped} dropped from view)", style="yellow")
-        text.append(f"  ·  ${s.cost_usd:.4f}")
+        text.append("  ·  ")
+        text.append(budget.spend_text(self.server.state), style=_spend_style(self.server.state))
         if self.claude_exit_code is not None:
             text.append(f"  ·  claude exited ({self.claude_exit_code})", style="bold yellow")
         bar.update(text)
@@ -396,3 +397,11 @@ class CcmApp(App[int], inherit_bindings=False):
         for route in ROUTES:
             yield SystemCommand(f"Route: set {route}", f"choose the provider,model for the {route} route",
                                 lambda r=route: self.pick_route(r), discover=False)
+
+
+def _spend_style(state: Any) -> str:
+    """Spend against the ``[budget]`` cap: yellow from 80 %, red once reached."""
+    used = [spent / cap for spent, cap in ((state.spent_usd, state.config.budget_usd),
+                                           (state.spent_tokens, state.config.budget_tokens)) if cap]
+    share = max(used, default=0.0)
+    return "bold red" if share >= 1 else "yellow" if share >= 0.8 else ""

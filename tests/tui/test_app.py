@@ -81,3 +81,16 @@ async def test_palette_lists_the_actions(make_app) -> None:  # type: ignore[no-u
             assert expected in titles
         await pilot.press("f9")
         await wait_for(lambda: CommandPalette.is_open(app), pilot)
+
+
+async def test_status_bar_shows_spend_against_the_budget_cap(make_app, server) -> None:  # type: ignore[no-untyped-def]
+    server.config.budget_usd = 0.0001  # the fake answers 12 in / 7 out tokens: one request crosses it
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        bar = app.screen.query_one("#statusbar")
+        await pilot.pause(0.1)
+        assert "$0.0000 / $0.0001" in str(bar.render())
+        assert (await send(server)).status_code == 200
+        await wait_for(lambda: app.store.session.requests == 1, pilot)
+        await wait_for(lambda: "/ $0.0001" in str(bar.render()) and "$0.0000 /" not in str(bar.render()), pilot)
+        assert (await send(server)).status_code == 429, "over the cap: refused with a typed error"
