@@ -1,16 +1,16 @@
 """Run ``ccm-tui serve`` with an experimental speed-up, to measure whether it pays (bench only).
 
-    python bench/launch.py [--uvloop] [--orjson] serve --config F --port 0
+    python bench/launch.py [--asyncio] [--orjson] serve --config F --port 0
 
-``--uvloop``: uvloop's event loop policy. ``--orjson``: a global shim making ``json.dumps`` /
+``--asyncio``: asyncio's own loop instead of uvloop (the default where installed). ``--orjson``: a global shim making ``json.dumps`` /
 ``json.loads`` call orjson (compact output, keyword options ignored): an upper bound of what a
 faster JSON library would buy, not how the project would adopt it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
+import os
 import sys
 from typing import Any
 
@@ -40,11 +40,9 @@ def main() -> int:
     if "--orjson" in argv:
         argv.remove("--orjson")
         _orjson_shim()  # before anything binds json.dumps at import (httpx does)
-    if "--uvloop" in argv:
-        argv.remove("--uvloop")
-        import uvloop  # type: ignore[import-not-found]
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    if "--asyncio" in argv:
+        argv.remove("--asyncio")
+        os.environ["CCM_LOOP"] = "asyncio"
     from ccm_tui.cli import main as cli_main
 
     return cli_main(argv)

@@ -2,7 +2,7 @@
 
     python bench/variants.py [--quick] [--json PATH]
 
-Each variant gets a fresh ``serve`` against the same fake upstream; the baseline runs first and
+Each variant gets a fresh ``serve`` against the same fake upstream; the asyncio loop runs first and
 last so the table also shows the run-to-run noise.
 """
 
@@ -21,8 +21,8 @@ from procs import BENCH, TOKEN, cpu_seconds, rss, start_fake, start_serve, workd
 from run import _claude_code_body  # noqa: E402
 
 VARIANTS: list[tuple[str, tuple[str, ...]]] = [
-    ("baseline", ()), ("uvloop", ("--uvloop",)), ("orjson", ("--orjson",)),
-    ("uvloop+orjson", ("--uvloop", "--orjson")), ("baseline again", ()),
+    ("asyncio loop", ("--asyncio",)), ("uvloop (default)", ()), ("asyncio+orjson", ("--asyncio", "--orjson")),
+    ("uvloop+orjson", ("--orjson",)), ("asyncio loop again", ("--asyncio",)),
 ]
 
 
