@@ -14,13 +14,14 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ..config import parse_target
-from ..errors import ProxyError, UpstreamTimeout, is_retryable
+from ..errors import InvalidRequest, ProxyError, UpstreamTimeout, is_retryable
 from ..flow import Attempt, Flow
 from ..limits import clamp_max_tokens, limits_for, replace_images
 from ..providers import UpstreamResponse
 from ..sse import encode_event
 from .state import ProxyState
 
+SAFEGUARD_PROVIDER_TYPES = ("anthropic",)  # Anthropic's own API runs the safeguard classifier
 RETRIES_PER_TARGET = 1  # one more try on the same target before moving down the list
 BACKOFF_S = 0.5
 MAX_RETRY_AFTER_S = 10.0  # a longer retry-after moves on to the next target instead of waiting
@@ -130,7 +131,19 @@ async def guard_stream(stream: AsyncIterator[bytes], provider: str, stall_s: flo
 
 def fit_to_model(state: ProxyState, flow: Flow, body: dict[str, Any], provider: str, model: str) -> dict[str, Any]:
     """The body as this target can take it: max_tokens within its output cap, no images for a
-    text-only model. Each change is noted on the flow."""
+    text-only model. Each change is noted on the flow.
+
+    Auto mode's ``safeguards`` ask Anthropic's server-side classifier to vet tool calls; no other
+    provider has one. Dropping the field would leave Claude Code waiting for verdicts that never
+    come, so such targets answer the 400 naming ``safeguards`` that Claude Code handles by retrying
+    without it and asking the user before it runs a tool: fail closed, never silently open.
+    """
+    kind = state.config.providers[provider].type if provider in state.config.providers else None
+    if body.get("safeguards") and kind not in SAFEGUARD_PROVIDER_TYPES:
+        raise InvalidRequest(
+            f"safeguards: auto-mode safeguards are not supported by {provider},{model} ({kind} provider, routed "
+            "by ccm-tui); resend without `safeguards` and confirm tool use instead"
+        )
     limits = limits_for(state.config, provider, model)
     body, clamped = clamp_max_tokens(body, limits)
     body, replaced = replace_images(body, limits)
