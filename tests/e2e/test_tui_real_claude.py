@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,10 @@ async def wait_for(pilot, predicate: Callable[[], object], what: str, timeout: f
             shown = screen(panes.first()) if panes else "(no claude pane)"
             raise AssertionError(f"timed out ({timeout:.0f} s) waiting for {what}; claude's screen:\n{shown}")
         await pilot.pause(0.1)
+
+
+#: claude's input line: "❯" at the start of a line, under a horizontal rule (2.1.197 and 2.1.33x alike).
+PROMPT = re.compile(r"─{20,}\s*\n\s*❯")
 
 
 def screen(pane: ClaudePane) -> str:
@@ -99,7 +104,7 @@ async def test_real_claude_in_the_pane(claude: str, tmp_path: Path, monkeypatch:
                                "claude to start")
                 assert pane.session is not None and pane.session.pid is not None
                 pgid = pane.session.pid
-                await wait_for(pilot, lambda: "❯" in screen(pane) and "shortcuts" in screen(pane),
+                await wait_for(pilot, lambda: PROMPT.search(screen(pane)) is not None,
                                "claude's prompt")
                 assert app.focused is pane
                 await pilot.press(*"hello")
