@@ -91,9 +91,9 @@ def export_session(app: CcmApp, session_id: str | None) -> None:
         try:
             count = write_jsonl(flows, path, app.redactor)
         except OSError as exc:
-            app.call_from_thread(app.notify, f"export failed: {exc}", severity="error")
+            app.call_from_thread(app.notify, f"export failed: {exc}", severity="error", markup=False)
             return
-        app.call_from_thread(app.notify, f"exported {count} records to {path}", timeout=10)
+        app.call_from_thread(app.notify, f"exported {count} records to {path}", timeout=10, markup=False)
 
     app.run_worker(write, thread=True, group="export")
 

@@ -256,7 +256,7 @@ class CcmApp(App[int], inherit_bindings=False):
         try:
             proc = await asyncio.create_subprocess_exec(*self.claude_argv, env=self.claude_env, cwd=self.claude_cwd)
         except OSError as exc:
-            self.notify(f"could not start claude: {exc}", severity="error")
+            self.notify(f"could not start claude: {exc}", severity="error", markup=False)
             return 127
         return await proc.wait()
 
@@ -340,11 +340,11 @@ class CcmApp(App[int], inherit_bindings=False):
         try:
             self.config.set_route(route, target)
         except (ConfigError, OSError) as exc:
-            self.notify(f"route not changed: {exc}", severity="error")
+            self.notify(f"route not changed: {exc}", severity="error", markup=False)
             return
         self.screen_stack[0].query_one(RoutesPane).update_view()
         where = f"saved to {self.config.path}" if self.config.path else "this session only"
-        self.notify(f"{route} → {target or 'default'} ({where})")
+        self.notify(f"{route} → {target or 'default'} ({where})", markup=False)
 
     def action_pin(self) -> None:
         if self.config.pinned:
@@ -362,7 +362,7 @@ class CcmApp(App[int], inherit_bindings=False):
         self.config.pinned = target
         self.screen_stack[0].query_one(RoutesPane).update_view()
         self.update_statusbar()
-        self.notify(f"pinned to {target}" if target else "unpinned: routes apply again")
+        self.notify(f"pinned to {target}" if target else "unpinned: routes apply again", markup=False)
 
     def inspect(self, flow: Flow) -> None:
         from .inspector import Inspector

@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Collapsible, Footer, Static
 
@@ -28,11 +29,13 @@ def pretty_json(data: Any, redactor: Redactor) -> Syntax:
 
 
 def _kv(rows: list[tuple[str, RenderableType]]) -> Table:
+    """Key/value grid. Strings are shown as text: notes, errors and headers come from clients and
+    upstreams, and Rich would parse them as markup (``[/]`` raises, ``[b]`` vanishes)."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(Text(key), Text(value) if isinstance(value, str) else value)
     return table
 
 
@@ -67,7 +70,7 @@ def summary(flow: Flow) -> Table:
 
 
 def _section(title: str, body: RenderableType, *, collapsed: bool, id: str) -> Collapsible:
-    return Collapsible(Static(body, classes="section-body"), title=title, collapsed=collapsed, id=id)
+    return Collapsible(Static(body, classes="section-body"), title=Content(title), collapsed=collapsed, id=id)
 
 
 def sections(flow: Flow, redactor: Redactor) -> list[Collapsible]:
@@ -212,19 +215,19 @@ class ReplayView(Screen[None]):
 
         with Horizontal():
             with VerticalScroll(id="replay-left") as left:
-                left.border_title = f"original #{self.flow.id}: {self.flow.target or '–'}"
+                left.border_title = Content(f"original #{self.flow.id}: {self.flow.target or '–'}")
                 left.border_subtitle = f"{fmt.ms(self.flow.duration_ms)} · out {self.flow.usage.output_tokens}"
                 answer = self.redactor.text(answer_text(self.flow)).strip()  # Text: answers are not markup
                 yield Static(Text(answer or "(no answer)", style="red" if self.flow.state == "failed" else ""),
                              id="replay-original")
             with VerticalScroll(id="replay-right") as right:
-                right.border_title = f"replay: {self.target}"
+                right.border_title = Content(f"replay: {self.target}")  # typed
                 yield Static(Text("waiting for the replay…", style="dim"), id="replay-answer")
         yield Footer()
 
     def show_result(self, text: str, subtitle: str, error: bool = False) -> None:
         self.query_one("#replay-answer", Static).update(Text(self.redactor.text(text), style="red" if error else ""))
-        self.query_one("#replay-right", VerticalScroll).border_subtitle = subtitle
+        self.query_one("#replay-right", VerticalScroll).border_subtitle = Content(subtitle)
 
     def action_close(self) -> None:
         self.dismiss(None)

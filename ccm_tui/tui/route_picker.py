@@ -39,10 +39,10 @@ class RoutePicker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.title_text, id="picker-title")
+            yield Label(self.title_text, id="picker-title", markup=False)
             yield Input(placeholder="provider,model — type one, or pick below", id="picker-input")
-            yield OptionList(id="picker-list")
-            yield Label("", id="picker-error")
+            yield OptionList(id="picker-list", markup=False)  # model names are not markup
+            yield Label("", id="picker-error", markup=False)  # echoes what was typed
             yield Label("Enter: choose · ↓: list · Esc: cancel", id="picker-help")
 
     def on_mount(self) -> None:

@@ -101,3 +101,37 @@ async def test_inspector_of_a_live_stream_fills_in_when_it_ends(make_app, server
         await task
         await wait_for(lambda: "w29" in screen_text(app.screen), pilot)
         assert "state done" in screen_text(app.screen)
+
+
+def test_summary_shows_notes_errors_and_headers_literally() -> None:
+    """Notes quote the user's search and upstream errors: brackets in them are text, not markup."""
+    from ccm_tui.flow import Attempt, Flow
+    from ccm_tui.secrets import Redactor
+    from ccm_tui.tui.inspector import _kv, summary
+
+    flow = Flow("POST", "/v1/messages", {})
+    flow.notes.append("web search via web plugin: 'a [/] b [bold]c'")
+    flow.attempts.append(Attempt("openai", "gpt-x", 0.0, status=500, error="bad [/x] thing"))
+    flow.error, flow.state = "upstream said [red]no[/red]", "failed"
+    console = Console(width=200, file=io.StringIO(), record=True, color_system=None)
+    console.print(summary(flow))
+    console.print(_kv(sorted(Redactor().headers({"x-odd": "[/] value"}).items())))
+    text = console.export_text()
+    assert "'a [/] b [bold]c'" in text
+    assert "bad [/x] thing" in text and "upstream said [red]no[/red]" in text
+    assert "[/] value" in text
+
+
+async def test_route_picker_echoes_brackets_literally(make_app) -> None:  # type: ignore[no-untyped-def]
+    from textual.widgets import Label
+
+    from ccm_tui.tui.route_picker import RoutePicker
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(RoutePicker("Route 'x' → ? (now: p,[m])", ["anthropic,m[free]"], None))
+        await wait_for(lambda: isinstance(app.screen, RoutePicker) and app.screen.query("#picker-list"), pilot)
+        assert str(app.screen.query_one("#picker-title", Label).render()) == "Route 'x' → ? (now: p,[m])"
+        await pilot.press(*",[/]", "enter")
+        await pilot.pause()
+        assert "',[/]' is not of the form" in str(app.screen.query_one("#picker-error", Label).render())
