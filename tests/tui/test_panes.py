@@ -173,3 +173,16 @@ async def test_answers_and_curl_with_brackets_are_shown_literally(make_app, serv
         app.copy_curl(flow)
         await wait_for(lambda: isinstance(app.screen, TextModal) and app.screen.query("#text-modal-body"), pilot)
         assert "[bold]x[/bold] and [/tmp/a]" in str(app.screen.query_one("#text-modal-body", Static).render())
+
+
+def test_tokens_table_shows_model_names_literally() -> None:
+    """A request may name any ``provider,model`` (override): brackets in it are text, not markup."""
+    from ccm_tui.stats import Totals
+    from ccm_tui.tui.panes.tokens import totals_table
+
+    table = totals_table([("route", {"default": Totals(requests=2)}),
+                          ("model", {"anthropic,claude-[/]x": Totals(requests=1), "p,[bold]m": Totals(requests=1)})])
+    console = Console(width=120, file=io.StringIO(), record=True, color_system=None)
+    console.print(table)
+    text = console.export_text()
+    assert "anthropic,claude-[/]x" in text and "p,[bold]m" in text

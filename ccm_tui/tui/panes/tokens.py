@@ -36,7 +36,8 @@ def totals_table(groups: list[tuple[str, dict[str, Totals]]], width: int | None 
         if col != "by":
             table.add_column(col, justify="right", no_wrap=True, min_width=widths[col])
     for row in rows:
-        table.add_row(*([row["by"]] if "by" in kept else []), row["name"], *(row[c] for c in kept if c != "by"))
+        cells = [*([row["by"]] if "by" in kept else []), row["name"], *(row[c] for c in kept if c != "by")]
+        table.add_row(*map(Text, cells))  # model names come from requests: text, not markup
     return table
 
 
