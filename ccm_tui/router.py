@@ -185,8 +185,8 @@ def strip_subagent_tag(body: dict[str, Any]) -> tuple[dict[str, Any], str | None
         found.extend(m.strip() for m in _CCR_TAG.findall(text))
         return _CCR_TAG.sub("", text)
 
-    if isinstance(system, str) and "<CCR-SUBAGENT-MODEL>" in system:
-        new_system: Any = cut(system).strip()
+    if isinstance(system, str) and _CCR_TAG.search(system):
+        new_system = cut(system).strip()
         out = dict(body)
         if new_system:
             out["system"] = new_system
@@ -194,17 +194,17 @@ def strip_subagent_tag(body: dict[str, Any]) -> tuple[dict[str, Any], str | None
             out.pop("system")
         return out, found[0]
     if isinstance(system, list) and any(
-        isinstance(b, dict) and "<CCR-SUBAGENT-MODEL>" in str(b.get("text", "")) for b in system
+        isinstance(b, dict) and isinstance(b.get("text"), str) and _CCR_TAG.search(b["text"]) for b in system
     ):
         blocks = []
         for block in system:
-            if isinstance(block, dict) and isinstance(block.get("text"), str) and "<CCR-SUBAGENT-MODEL>" in block["text"]:
+            if isinstance(block, dict) and isinstance(block.get("text"), str) and _CCR_TAG.search(block["text"]):
                 text = cut(block["text"])
                 if not text.strip():
                     continue
                 block = {**block, "text": text.strip("\n")}
             blocks.append(block)
-        return {**body, "system": blocks}, (found[0] if found else None)
+        return {**body, "system": blocks}, found[0]
     return body, None
 
 

@@ -399,3 +399,12 @@ def test_raw_request_size_bounds_tokens_without_reserialising() -> None:
     body = req()
     assert decide(body, {}, threshold_config(60_000), count_tokens=no_count, body_bytes=10_000_000).route == "long_context"
     assert decide(body, {}, threshold_config(60_000), count_tokens=no_count, body_bytes=2_000).route == "default"
+
+
+@pytest.mark.parametrize("system", [
+    "You help. <CCR-SUBAGENT-MODEL>openrouter,qwen",  # an opening tag without its end
+    [{"type": "text", "text": "You help.\n<CCR-SUBAGENT-MODEL>openrouter,qwen\n"}],
+])
+def test_unclosed_tag_is_left_alone(system) -> None:  # type: ignore[no-untyped-def]
+    body = {"model": "m", "system": system, "messages": []}
+    assert strip_subagent_tag(body) == (body, None)
