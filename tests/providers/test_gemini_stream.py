@@ -205,6 +205,15 @@ def test_grounded_stream_emits_search_blocks_then_cited_text() -> None:
     assert events[-2][1]["usage"]["server_tool_use"] == {"web_search_requests": 1}
 
 
+def test_grounded_stream_keeps_thinking_first_with_its_signature() -> None:
+    events = run([chunk([text_part("Let me look", thought=True, signature="c2ln")]),
+                  chunk([text_part("Textual 3.0 is out.")], "STOP", usage(), groundingMetadata=SEARCH_META)],
+                 grounding=True)
+    got = blocks(events)
+    assert [b["type"] for b in got][:3] == ["thinking", "server_tool_use", "web_search_tool_result"]
+    assert got[0]["thinking"] == "Let me look" and got[0]["signature"] == "gemini:c2ln"
+
+
 def test_translators_share_no_state() -> None:
     a, b = GeminiStreamTranslator("m"), GeminiStreamTranslator("m")
     a.feed(chunk([text_part("x")]))

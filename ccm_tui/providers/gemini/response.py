@@ -25,6 +25,7 @@ from ...errors import (
     UpstreamTimeout,
     error_for_status,
 )
+from ..blocks import new_message_id
 from .grounding import grounding_blocks
 
 #: Thinking blocks produced from Gemini thoughts carry this prefix, so any provider can tell they
@@ -154,7 +155,7 @@ def translate_response(
             usage["server_tool_use"] = {"web_search_requests": searches}
     has_tool_use = any(b["type"] == "tool_use" for b in blocks)
     return {
-        "id": "msg_" + secrets.token_hex(12),
+        "id": new_message_id(),
         "type": "message",
         "role": "assistant",
         "model": model,

@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
 from ...errors import UpstreamUnavailable
+from ..blocks import Event, block_events, new_message_id
 from .grounding import grounding_blocks
 from .response import content_blocks, make_tool_id, stop_reason_for, thinking_signature, usage_from
 
-Event = tuple[str, dict[str, Any]]
 _PATH_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\['([^']*)'\]")
 
 
@@ -91,7 +90,7 @@ class GeminiStreamTranslator:
     # -- blocks ---------------------------------------------------------------------------------
     def _start(self) -> list[Event]:
         self.started = True
-        message = {"id": "msg_" + secrets.token_hex(12), "type": "message", "role": "assistant",
+        message = {"id": new_message_id(), "type": "message", "role": "assistant",
                    "model": self.model, "content": [], "stop_reason": None, "stop_sequence": None,
                    "usage": {**self.usage, "output_tokens": 0}}
         return [("message_start", {"type": "message_start", "message": message}), ("ping", {"type": "ping"})]
@@ -183,24 +182,10 @@ class GeminiStreamTranslator:
         blocks, searches = grounding_blocks(content_blocks(self.collected, self.names), self.grounding_metadata)
         if searches:
             self.usage["server_tool_use"] = {"web_search_requests": searches}
-        events: list[Event] = []
+        events = self._close()
         for block in blocks:
-            kind = block["type"]
-            if kind == "text":
-                events += self._open("text", {"type": "text", "text": ""})
-                for citation in block.get("citations") or []:
-                    events.append(self._delta({"type": "citations_delta", "citation": citation}))
-                events.append(self._delta({"type": "text_delta", "text": block["text"]}))
-            elif kind == "thinking":
-                events += self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""})
-                self.thinking_signature = block["signature"][len("gemini:"):] or None
-                events.append(self._delta({"type": "thinking_delta", "thinking": block["thinking"]}))
-            elif kind in ("tool_use", "server_tool_use"):
-                events += self._open(kind, {**block, "input": {}})
-                events.append(self._delta({"type": "input_json_delta", "partial_json": json.dumps(block["input"])}))
-            else:  # web_search_tool_result arrives whole in its start event
-                events += self._open(kind, block)
-            events += self._close()
+            self.index += 1
+            events += block_events(self.index, block)
         return events
 
 

@@ -13,10 +13,11 @@ from ...flow import Flow
 from ...limits import provider_limits
 from ...sse import encode_event
 from ..base import Provider, UpstreamResponse, record_event
+from ..blocks import message_events
 from .presets import PRESETS, Preset, get_preset
 from .request import Limits, translate_request
 from .response import error_from_openai, repaired_calls, translate_response
-from .stream import OpenAIStreamTranslator, message_events
+from .stream import OpenAIStreamTranslator
 from .websearch import SearchStream, plan_web_search, search_message, url_citations
 
 __all__ = ["OpenAIProvider", "PRESETS", "Preset", "get_preset"]

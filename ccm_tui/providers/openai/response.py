@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...errors import BillingError, InvalidRequest, ProxyError, UpstreamUnavailable, error_for_status
+from ..blocks import new_message_id
 from .presets import THINKING_SIGNATURE
 from .think_tags import split_think_tags
 
@@ -26,10 +27,6 @@ _ASKED = re.compile(r"(?:resulted in|requested|you have|contains|prompt has|inpu
 
 class InvalidToolArguments(UpstreamUnavailable):
     """The model produced tool arguments that are not a JSON object and cannot be repaired safely."""
-
-
-def new_message_id() -> str:
-    return "msg_" + uuid.uuid4().hex[:24]
 
 
 def tool_id(upstream_id: Any) -> str:

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import UpstreamUnavailable
+from ..blocks import Event, block_events, message_events, new_message_id
 from .presets import THINKING_SIGNATURE
 from .response import (
     InvalidToolArguments,
     map_usage,
     matched_stop,
-    new_message_id,
     parse_arguments,
     reasoning_of,
     repair_json,
@@ -33,7 +33,7 @@ from .response import (
 from .think_tags import ThinkTagSplitter
 from .websearch import SearchStream
 
-Event = tuple[str, dict[str, Any]]
+__all__ = ["Event", "OpenAIStreamTranslator", "block_events", "message_events"]
 
 
 @dataclass(slots=True)
@@ -364,39 +364,3 @@ class OpenAIStreamTranslator:
     def _emit(self, event_type: str, data: dict[str, Any]) -> None:
         self._ev.append((event_type, data))
 
-
-def block_events(i: int, block: dict[str, Any]) -> list[Event]:
-    """One complete content block as start, deltas, stop (citations go out before their text)."""
-    kind = block["type"]
-
-    def delta(d: dict[str, Any]) -> Event:
-        return ("content_block_delta", {"type": "content_block_delta", "index": i, "delta": d})
-
-    if kind in ("tool_use", "server_tool_use"):
-        empty: dict[str, Any] = {**block, "input": {}}
-        deltas = [delta({"type": "input_json_delta", "partial_json": json.dumps(block["input"], ensure_ascii=False)})]
-    elif kind == "thinking":
-        empty = {**block, "thinking": "", "signature": ""}
-        deltas = [delta({"type": "thinking_delta", "thinking": block["thinking"]}),
-                  delta({"type": "signature_delta", "signature": block["signature"]})]
-    elif kind == "text":
-        empty = {k: v for k, v in block.items() if k != "citations"} | {"text": ""}
-        deltas = [delta({"type": "citations_delta", "citation": c}) for c in block.get("citations") or []]
-        deltas += [delta({"type": "text_delta", "text": block["text"]})] if block["text"] else []
-    else:  # web_search_tool_result and other result blocks arrive whole in their start event
-        empty, deltas = block, []
-    return [("content_block_start", {"type": "content_block_start", "index": i, "content_block": empty}),
-            *deltas, ("content_block_stop", {"type": "content_block_stop", "index": i})]
-
-
-def message_events(message: dict[str, Any]) -> list[Event]:
-    """A complete Anthropic message as its stream (for servers that ignore ``stream: true``)."""
-    head = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
-    events: list[Event] = [("message_start", {"type": "message_start", "message": head}), ("ping", {"type": "ping"})]
-    for i, block in enumerate(message.get("content") or []):
-        events.extend(block_events(i, block))
-    events.append(("message_delta", {"type": "message_delta", "usage": message.get("usage") or {},
-                                     "delta": {"stop_reason": message.get("stop_reason"),
-                                               "stop_sequence": message.get("stop_sequence")}}))
-    events.append(("message_stop", {"type": "message_stop"}))
-    return events
