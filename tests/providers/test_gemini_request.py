@@ -303,3 +303,10 @@ def test_every_fixture_translates(name: str) -> None:
     assert out["contents"] and out["contents"][0]["role"] == "user"
     roles = [c["role"] for c in out["contents"]]
     assert all(a != b for a, b in zip(roles, roles[1:], strict=False))  # alternating after merging
+
+
+def test_output_config_of_the_wrong_type_counts_as_absent() -> None:
+    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 100, "output_config": "x",
+            "thinking": {"type": "adaptive"}}
+    config = payload(body, "gemini-3-pro-preview")["generationConfig"]
+    assert "responseMimeType" not in config and config["thinkingConfig"]["thinkingLevel"] == "high"

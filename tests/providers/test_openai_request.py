@@ -277,3 +277,14 @@ def test_orphan_tool_result_is_a_local_400_and_missing_result_gets_a_placeholder
 def test_bad_role_is_a_local_400() -> None:
     with pytest.raises(InvalidRequest, match="role"):
         tr({"messages": [{"role": "robot", "content": "x"}]})
+
+
+def test_optional_objects_of_the_wrong_type_count_as_absent() -> None:
+    """The validator leaves these fields alone: a string in place of an object must not be a 500."""
+    tools = [{"name": "Bash", "input_schema": {"type": "object"}}]
+    payload, _, _ = tr({"tools": tools, "tool_choice": "auto", "metadata": "u", "output_config": "x",
+                        "thinking": "on"}, "openai")
+    assert "parallel_tool_calls" not in payload and "user" not in payload
+    assert "response_format" not in payload and "reasoning_effort" not in payload
+    payload, _, _ = tr({"thinking": {"type": "adaptive"}, "output_config": "x"}, "openrouter")
+    assert payload["reasoning"] == {"effort": "medium"}

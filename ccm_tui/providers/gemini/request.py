@@ -309,7 +309,8 @@ def _generation_config(
         if len(stops) > MAX_STOP_SEQUENCES:
             out.notes.append(f"stop_sequences cut to the first {MAX_STOP_SEQUENCES} (Gemini's limit)")
         config["stopSequences"] = stops[:MAX_STOP_SEQUENCES]
-    output_format = (body.get("output_config") or {}).get("format")
+    output_config = body.get("output_config") if isinstance(body.get("output_config"), dict) else {}
+    output_format = output_config.get("format")
     if isinstance(output_format, dict) and output_format.get("type") == "json_schema":
         config["responseMimeType"] = "application/json"
         if isinstance(output_format.get("schema"), dict):
@@ -346,7 +347,7 @@ def _thinking_config(
         return {"thinkingBudget": budget, "includeThoughts": include}
     version = _VERSION.search(model)
     if version and float(version[1]) >= 3:
-        effort = (body.get("output_config") or {}).get("effort")
+        effort = (body.get("output_config") if isinstance(body.get("output_config"), dict) else {}).get("effort")
         return {"thinkingLevel": "low" if effort == "low" else "high", "includeThoughts": include}
     return {"thinkingBudget": -1, "includeThoughts": include}
 

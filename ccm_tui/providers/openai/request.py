@@ -33,6 +33,12 @@ def upstream_tool_name(name: str) -> str:
     return f"{cleaned}_{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
+def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
+    """An optional object field; any other type (a client bug the validator lets by) counts as absent."""
+    value = body.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def stable_user(user_id: str) -> str:
     if len(user_id) <= MAX_USER:
         return user_id
@@ -75,7 +81,7 @@ def translate_request(
         choice = _tool_choice(body.get("tool_choice"), {t["function"]["name"] for t in tools}, note)
         if choice is not None:
             p["tool_choice"] = choice
-        if (body.get("tool_choice") or {}).get("disable_parallel_tool_use"):
+        if _object(body, "tool_choice").get("disable_parallel_tool_use"):
             p["parallel_tool_calls"] = False
     elif body.get("tool_choice") and search is None:
         note("tool_choice dropped: no function tools left")
@@ -113,11 +119,11 @@ def translate_request(
         else:
             p["reasoning_effort"] = level
 
-    user = (body.get("metadata") or {}).get("user_id")
+    user = _object(body, "metadata").get("user_id")
     if preset.send_user and isinstance(user, str) and user:
         p["user"] = stable_user(user)
 
-    fmt = (body.get("output_config") or {}).get("format") or body.get("output_format")
+    fmt = _object(body, "output_config").get("format") or body.get("output_format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
         p["response_format"] = {
             "type": "json_schema",
@@ -177,13 +183,13 @@ def _tool_choice(choice: Any, sent: set[str], note: Note) -> Any:
 
 
 def _effort(body: dict[str, Any]) -> str | None:
-    thinking = body.get("thinking") or {}
+    thinking = _object(body, "thinking")
     kind = thinking.get("type")
     if kind == "enabled":
         budget = thinking.get("budget_tokens") or 0
         return "low" if budget < 4096 else "medium" if budget < 16384 else "high"
     if kind == "adaptive":
-        return (body.get("output_config") or {}).get("effort") or "medium"
+        return _object(body, "output_config").get("effort") or "medium"
     return None
 
 
