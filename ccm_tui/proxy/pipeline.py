@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from quart import Request, Response
 
-from ..errors import ProxyError
+from ..errors import ProxyError, error_for_type
 from ..events import FlowEvent
 from ..flow import Flow
 from ..router import decide, strip_subagent_tag
@@ -47,6 +48,26 @@ def _fail(state: ProxyState, flow: Flow, err: ProxyError) -> None:
     state.publish(FlowEvent.FAILED, flow)
 
 
+def _unexpected(exc: BaseException) -> ProxyError:
+    """The error a flow records for a non-ProxyError: the client went away, or a bug."""
+    if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+        return ProxyError("client disconnected")
+    return ProxyError(f"internal proxy error: {type(exc).__name__}")
+
+
+@contextmanager
+def _failing(state: ProxyState, flow: Flow) -> Iterator[None]:
+    """Whatever escapes the block ends the flow as failed first: no row stays open forever."""
+    try:
+        yield
+    except ProxyError as err:
+        _fail(state, flow, err)
+        raise
+    except BaseException as exc:  # the app's handler logs a bug; a cancellation is the client leaving
+        _fail(state, flow, _unexpected(exc))
+        raise
+
+
 async def _start(state: ProxyState, request: Request, kind: str) -> tuple[Flow, dict[str, Any]]:
     flow = Flow(request.method, request.full_path.rstrip("?"), state.redactor.headers(request.headers), kind=kind)
     flow.session_id = request.headers.get("x-claude-code-session-id")
@@ -68,11 +89,8 @@ async def _start(state: ProxyState, request: Request, kind: str) -> tuple[Flow, 
 
 def _route(state: ProxyState, flow: Flow, body: dict[str, Any], headers: Any) -> dict[str, Any]:
     """Decide, strip the routing tag, and return the body to forward (model replaced)."""
-    try:
+    with _failing(state, flow):
         flow.decision = decide(body, headers, state.config, body_bytes=flow.request_bytes)
-    except ProxyError as err:
-        _fail(state, flow, err)
-        raise
     flow.estimated_input_tokens = flow.decision.estimated_tokens
     flow.state = "routed"
     state.publish(FlowEvent.ROUTED, flow)
@@ -83,12 +101,9 @@ def _route(state: ProxyState, flow: Flow, body: dict[str, Any], headers: Any) ->
 async def handle_messages(state: ProxyState, request: Request) -> Response:
     flow, body = await _start(state, request, "messages")
     outgoing = _route(state, flow, body, request.headers)
-    try:
+    with _failing(state, flow):
         budget.check(state)
         upstream = await call_with_fallbacks(state, flow, outgoing, request.headers)
-    except ProxyError as err:
-        _fail(state, flow, err)
-        raise
     headers = {"x-ccm-route": flow.target or ""}
     for name in ("request-id", "anthropic-organization-id"):
         if name in upstream.headers:
@@ -120,39 +135,37 @@ async def _relay(state: ProxyState, flow: Flow, stream: AsyncIterator[bytes]) ->
                 last_progress = now
                 state.publish(FlowEvent.PROGRESS, flow)
             yield chunk
-    except ProxyError as err:
-        if flow.attempts:
-            flow.attempts[-1].error = state.redactor.text(err.message)  # failed after the first byte: no retry
-        yield encode_event("error", {"type": "error", "error": err.body()["error"] | {
-            "message": state.redactor.text(err.message)}})
-        _fail(state, flow, err)
-        return
-    except BaseException as exc:  # client gone (cancelled) or a bug: record it, never leave the flow open
-        err = ProxyError("client disconnected" if _is_cancel(exc) else f"internal proxy error: {type(exc).__name__}")
-        if not _is_cancel(exc):
+    except Exception as exc:  # the client still gets the one error shape, as an `event: error` frame
+        if isinstance(exc, ProxyError):
+            err = exc
+        else:
             log.exception("stream relay failed")
-        _fail(state, flow, err)
+            err = _unexpected(exc)
+        message = state.redactor.text(err.message)
+        if flow.attempts:
+            flow.attempts[-1].error = message  # failed after the first byte: no retry
+        _fail(state, flow, err)  # before the frame: a client gone by then must not leave the flow open
+        yield encode_event("error", {"type": "error", "error": {"type": err.error_type, "message": message}})
+        return
+    except BaseException as exc:  # client gone (cancelled): record it, never leave the flow open
+        _fail(state, flow, _unexpected(exc))
         raise
     finally:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
-    _finish(state, flow, 200)
-
-
-def _is_cancel(exc: BaseException) -> bool:
-    return isinstance(exc, (asyncio.CancelledError, GeneratorExit))
+    if flow.error is not None:  # an upstream `event: error` relayed as it came (passthrough)
+        _fail(state, flow, error_for_type(flow.error_type or "", flow.error))
+    else:
+        _finish(state, flow, 200)
 
 
 async def handle_count_tokens(state: ProxyState, request: Request) -> Response:
     flow, body = await _start(state, request, "count_tokens")
     outgoing = _route(state, flow, body, request.headers)
-    try:
+    with _failing(state, flow):
         provider = state.provider(flow.decision.provider)  # type: ignore[union-attr]
         count = await provider.count_tokens(flow, outgoing, request.headers)
-    except ProxyError as err:
-        _fail(state, flow, err)
-        raise
     flow.usage.input_tokens = count
     flow.response_body = {"input_tokens": count}
     _finish(state, flow, 200)

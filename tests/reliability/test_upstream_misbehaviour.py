@@ -15,6 +15,7 @@ from tests.reliability.conftest import (
     sse,
     stream,
     stream_events,
+    wait_until,
 )
 
 HTML = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>nginx</h1></body></html>"
@@ -98,16 +99,19 @@ def test_unknown_sse_events_pass_through(hostile, start_hostile_proxy) -> None:
         assert s.get_final_message().content[0].text == "new events"
 
 
-def test_in_band_error_mid_stream_is_relayed_typed(hostile, start_hostile_proxy) -> None:
+def test_in_band_error_mid_stream_is_relayed_typed(hostile, start_hostile_proxy, flows) -> None:
     server = start_hostile_proxy()
     events = stream_events("a b c")
     overloaded = sse("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
-    hostile.default = stream([*events[:4], overloaded])
+    hostile.default = stream([*events[:4], overloaded], gaps={4: 0.2})  # after bytes reached the client
     client = anthropic.Anthropic(base_url=server.base_url, api_key=server.token.reveal(), max_retries=0)
     with pytest.raises(anthropic.APIStatusError) as info:
         with client.messages.stream(**BODY) as s:
             s.get_final_message()
     assert "overloaded_error" in str(info.value.body)
+    wait_until(lambda: len(flows) == 1, 5)
+    assert (flows[0].state, flows[0].error_type, flows[0].error) == ("failed", "overloaded_error", "Overloaded")
+    assert len(hostile.requests) == 1, "no retry once the stream has begun"
     still_serving(server, hostile)
 
 
