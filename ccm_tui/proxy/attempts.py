@@ -9,6 +9,7 @@ becomes a ``timeout_error``, and during shorter silences the client gets ``ping`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -190,7 +191,8 @@ async def call_with_fallbacks(
             if position or attempt_no:
                 flow.note(f"answered by {target} after {len(flow.attempts) - 1} failed attempt(s)")
             if flow.decision is not None and (provider_name, model) != (flow.decision.provider, flow.decision.model):
-                flow.decision.provider, flow.decision.model = provider_name, model
+                # one swap, not two field writes: the UI thread never reads a half-updated target
+                flow.decision = dataclasses.replace(flow.decision, provider=provider_name, model=model)
             return upstream
     assert last is not None
     raise last
