@@ -39,7 +39,9 @@ def _kv(rows: list[tuple[str, RenderableType]]) -> Table:
     return table
 
 
-def summary(flow: Flow) -> Table:
+def summary(flow: Flow, redactor: Redactor | None = None) -> Table:
+    """The flow at a glance; notes and errors quote upstreams, so they go through ``redactor``."""
+    clean = redactor.text if redactor is not None else str
     d = flow.decision
     u = flow.usage
     rows: list[tuple[str, RenderableType]] = [
@@ -60,12 +62,13 @@ def summary(flow: Flow) -> Table:
     ]
     if flow.attempts:
         rows.append(("attempts", "\n".join(
-            " · ".join(filter(None, (f"{a.provider},{a.model} → {a.status or '–'}", a.error, fmt.ms(a.duration_ms))))
+            " · ".join(filter(None, (f"{a.provider},{a.model} → {a.status or '–'}", a.error and clean(a.error),
+                                     fmt.ms(a.duration_ms))))
             for a in flow.attempts)))
     if flow.notes:
-        rows.append(("notes", "\n".join(flow.notes)))
+        rows.append(("notes", clean("\n".join(flow.notes))))
     if flow.error:
-        rows.append(("error", Text(f"{flow.error_type or 'error'}: {flow.error}", style="bold red")))
+        rows.append(("error", Text(clean(f"{flow.error_type or 'error'}: {flow.error}"), style="bold red")))
     return _kv(rows)
 
 
@@ -128,7 +131,7 @@ class Inspector(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="inspector-scroll"):
-            yield Static(summary(self.flow), id="inspector-summary")
+            yield Static(summary(self.flow, self.redactor), id="inspector-summary")
             yield from sections(self.flow, self.redactor)
         yield Footer()
 
@@ -139,7 +142,7 @@ class Inspector(Screen[None]):
             self._timer = self.set_interval(0.5, self._refresh_summary)
 
     def _refresh_summary(self) -> None:
-        self.query_one("#inspector-summary", Static).update(summary(self.flow))
+        self.query_one("#inspector-summary", Static).update(summary(self.flow, self.redactor))
         if self.flow.state in ("done", "failed"):
             self._timer.stop()  # this cancels the timer's task: rebuild outside it
             self.call_later(self._rebuild)

@@ -121,6 +121,14 @@ def test_summary_shows_notes_errors_and_headers_literally() -> None:
     assert "bad [/x] thing" in text and "upstream said [red]no[/red]" in text
     assert "[/] value" in text
 
+    flow.error = f"upstream quoted the key {CANARY_KEY}"
+    flow.notes.append(f"note with {CANARY_KEY}")
+    flow.attempts[0].error = f"401 for {CANARY_KEY}"
+    console = Console(width=300, file=io.StringIO(), record=True, color_system=None)
+    console.print(summary(flow, Redactor([CANARY_KEY])))
+    text = console.export_text()
+    assert CANARY_KEY not in text and "upstream quoted the key ***" in text and "401 for ***" in text
+
 
 async def test_route_picker_echoes_brackets_literally(make_app) -> None:  # type: ignore[no-untyped-def]
     from textual.widgets import Label
