@@ -45,6 +45,15 @@ def run_loop(main: Coroutine[Any, Any, None]) -> None:
         runner.run(main)
 
 
+def _warm_up(models: list[str]) -> None:
+    """Load vocabularies in the background; a failure goes to the log (a thread's traceback would
+    land on stderr, over the TUI), and the first count raises it again where it can be answered."""
+    try:
+        warm_up(models)
+    except Exception:  # noqa: BLE001
+        log.exception("token vocabularies failed to load")
+
+
 class ProxyServer:
     def __init__(
         self,
@@ -65,9 +74,13 @@ class ProxyServer:
         self.app = create_app(self.state)
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((self.host, config.server.port if port is None else port))
-        self._sock.listen(1024)
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._sock.bind((self.host, config.server.port if port is None else port))
+            self._sock.listen(1024)
+        except BaseException:
+            self._sock.close()  # port taken or host unknown: the caller reports it, no fd leaks
+            raise
         self.port: int = self._sock.getsockname()[1]
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -102,7 +115,7 @@ class ProxyServer:
         # Vocabularies take ~0.3 s to load: do it beside start-up, not on the first count_tokens.
         models = [model for _, model in self.config.all_models()]
         models += [target.partition(",")[2] for target in self.config.router.routes.values()]
-        threading.Thread(target=warm_up, args=(models,), name="ccm-tokens-warm-up", daemon=True).start()
+        threading.Thread(target=_warm_up, args=(models,), name="ccm-tokens-warm-up", daemon=True).start()
         self._loop.call_soon(self._ready.set)
         try:
             await hypercorn_serve(self.app, hc, shutdown_trigger=self._stop.wait)
