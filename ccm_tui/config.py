@@ -188,7 +188,10 @@ def load_config(path: Path | str | None = None, *, env: dict[str, str] | None = 
         cfg = embedded_default()
         cfg.path = file
         return cfg
-    text = file.read_text(encoding="utf-8")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:  # a directory, no permission, not UTF-8
+        raise ConfigError([f"{file}: cannot read: {exc}"]) from None
     cfg = parse_config(text, env=os.environ if env is None else env, source=str(file))
     cfg.path = file
     return cfg

@@ -57,9 +57,6 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print("ccm-tui route: invalid config:", *exc.problems, sep="\n  ", file=sys.stderr)
         return 2
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"ccm-tui route: cannot read the config: {exc}", file=sys.stderr)
-        return 2
     try:
         decision = decide(body, headers, config)
     except ProxyError as exc:

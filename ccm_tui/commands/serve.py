@@ -48,7 +48,8 @@ def run(args) -> int:  # type: ignore[no-untyped-def]
     try:
         server = ProxyServer(config, bus, host=args.host, port=args.port)
     except OSError as exc:
-        print(f"ccm-tui: cannot listen on {args.host or config.server.host}:{args.port}: {exc}", file=sys.stderr)
+        port = config.server.port if args.port is None else args.port
+        print(f"ccm-tui: cannot listen on {args.host or config.server.host}:{port}: {exc}", file=sys.stderr)
         return 2
     if not server.is_loopback:
         print(f"ccm-tui: warning: listening on {server.host}, not loopback; the token is still required",

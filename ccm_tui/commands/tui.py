@@ -52,7 +52,11 @@ def run(args: argparse.Namespace) -> int:
     from ..proxy.server import ProxyServer
     from ..tui.app import CcmApp
 
-    server = ProxyServer(config, EventBus())
+    try:
+        server = ProxyServer(config, EventBus())
+    except OSError as exc:
+        print(f"ccm-tui: cannot listen on {config.server.host}:{config.server.port}: {exc}", file=sys.stderr)
+        return 2
     try:
         server.start_in_thread()
     except RuntimeError as exc:
