@@ -22,11 +22,8 @@ PROVIDER_TYPES = ("anthropic", "openai", "gemini", "litellm")
 ROUTES = ("default", "background", "think", "long_context", "web_search", "subagent", "image")
 #: Decision route names that differ from their config key (the fixtures and the UI say "websearch").
 ROUTE_KEYS = {"websearch": "web_search"}
-
-
-def route_key(route: str) -> str:
-    """The ``[router]`` key that configures a decision's route."""
-    return ROUTE_KEYS.get(route, route)
+#: ``output_config.effort`` levels, lowest first (``router.think_min_effort`` names one).
+EFFORTS = ("low", "medium", "high", "max")
 DEFAULT_LONG_CONTEXT_THRESHOLD = 60_000
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 _VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
@@ -38,6 +35,11 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+def route_key(route: str) -> str:
+    """The ``[router]`` key that configures a decision's route."""
+    return ROUTE_KEYS.get(route, route)
 
 
 def default_config_path() -> Path:

@@ -7,6 +7,7 @@ from typing import Any
 
 from .config import (
     DEFAULT_MAX_BODY_BYTES,
+    EFFORTS,
     PROVIDER_TYPES,
     ROUTES,
     Config,
@@ -33,7 +34,6 @@ _PROVIDER_KEYS = {
     "connect_timeout", "stall_timeout", "limits", "options",
 }
 _ROUTER_KEYS = {*ROUTES, "long_context_threshold", "think_min_effort", "rules", "fallback", "fallbacks"}
-_EFFORTS = ("low", "medium", "high", "max")
 
 
 def line_of(text: str, path: tuple[str, ...]) -> int | None:
@@ -80,7 +80,9 @@ class _Builder:
             self.problem(path, exc.args[0].split(": ", 1)[1])
             return None
 
-    def number(self, data: dict, path: tuple[str, ...], kind: type, default: Any, low: float = 0) -> Any:
+    def number(
+        self, data: dict, path: tuple[str, ...], kind: type, default: Any, low: float = 0, high: float | None = None
+    ) -> Any:
         value = data.get(path[-1], default)
         if value is None:
             return None
@@ -90,7 +92,18 @@ class _Builder:
         if value < low:
             self.problem(path, f"must be at least {low}, got {value}")
             return default
+        if high is not None and value > high:
+            self.problem(path, f"must be at most {high}, got {value}")
+            return default
         return kind(value)
+
+    def table(self, data: dict, path: tuple[str, ...]) -> dict:
+        """``data[key]`` when it is a table (absent: empty); anything else is a problem."""
+        value = data.get(path[-1], {})
+        if not isinstance(value, dict):
+            self.problem(path, f"expected a table, got {type(value).__name__}")
+            return {}
+        return value
 
     def target(self, value: Any, path: tuple[str, ...], providers: dict[str, ProviderConfig]) -> str | None:
         if not isinstance(value, str):
@@ -111,7 +124,7 @@ class _Builder:
         token = self.string(data, ("server", "auth_token"))
         return ServerConfig(
             host=self.string(data, ("server", "host"), "127.0.0.1") or "127.0.0.1",
-            port=self.number(data, ("server", "port"), int, 0),
+            port=self.number(data, ("server", "port"), int, 0, high=65535),
             auth_token=Secret(token) if token else None,
             max_body_bytes=self.number(data, ("server", "max_body_bytes"), int, DEFAULT_MAX_BODY_BYTES, 1024),
         )
@@ -163,7 +176,7 @@ class _Builder:
             connect_timeout=self.number(data, (*base, "connect_timeout"), float, 10.0, 0.001),
             stall_timeout=self.number(data, (*base, "stall_timeout"), float, None, 0.001),
             limits=self.limits(data.get("limits", {}), (*base, "limits")),
-            options=dict(data.get("options", {})) if isinstance(data.get("options", {}), dict) else {},
+            options=dict(self.table(data, (*base, "options"))),
         )
 
     def limits(self, data: Any, path: tuple[str, ...]) -> dict[str, ModelLimits]:
@@ -201,8 +214,8 @@ class _Builder:
             data, ("router", "long_context_threshold"), int, router.long_context_threshold, 1
         )
         effort = data.get("think_min_effort")
-        if effort is not None and effort not in _EFFORTS:
-            self.problem(("router", "think_min_effort"), f"one of {', '.join(_EFFORTS)}")
+        if effort is not None and effort not in EFFORTS:
+            self.problem(("router", "think_min_effort"), f"one of {', '.join(EFFORTS)}")
         else:
             router.think_min_effort = effort
         rules = data.get("rules", [])
@@ -262,11 +275,10 @@ def build_config(data: dict[str, Any], text: str, env: Any, source: str) -> Conf
             provider = b.provider(name, entry)
             if provider:
                 providers[name] = provider
-    router_data = data.get("router", {})
-    router = b.router(router_data if isinstance(router_data, dict) else {}, providers)
-    budget = data.get("budget", {}) if isinstance(data.get("budget", {}), dict) else {}
+    router = b.router(b.table(data, ("router",)), providers)
+    budget = b.table(data, ("budget",))
     cfg = Config(
-        server=b.server(data.get("server", {}) if isinstance(data.get("server", {}), dict) else {}),
+        server=b.server(b.table(data, ("server",))),
         providers=providers,
         router=router,
         budget_usd=b.number(budget, ("budget", "max_usd"), float, None),

@@ -40,7 +40,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .config import Config, parse_target, route_key
+from .config import EFFORTS, Config, parse_target, route_key
 from .errors import InvalidRequest
 from .flow import Decision
 from .limits import limits_for, output_reserve
@@ -51,7 +51,6 @@ Counter = Callable[..., int]
 #: A no-tools, no-thinking request whose system text (billing line excluded) is shorter is a
 #: utility job (session title, summary). Claude Code's title prompt is ~1.3k characters.
 BACKGROUND_SYSTEM_MAX_CHARS = 4000
-EFFORTS = ("low", "medium", "high", "max")
 #: Size bounds for skipping a count (JSON bytes per token). Real Claude Code bodies measure ~3.8;
 #: dense digits/base64 text ~1.6, whitespace-heavy text more than 10.
 MIN_BYTES_PER_TOKEN = 2.0

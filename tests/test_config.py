@@ -65,6 +65,12 @@ def test_missing_variable_names_the_key_and_line() -> None:
         ('[providers.x]\ntype = "openai"\nbase_url = "http://a"\n[router]\ndefault = "x,m"\nlong_contxt = "x,m"\n',
          "router.long_contxt: unknown key"),
         ("[providers\n", "TOML syntax error"),
+        ('[server]\nport = 70000\n[providers.x]\ntype = "openai"\nbase_url = "http://a"\n[router]\ndefault = "x,m"\n',
+         "server.port: must be at most 65535"),
+        ('budget = 5\n[providers.x]\ntype = "openai"\nbase_url = "http://a"\n[router]\ndefault = "x,m"\n',
+         "config:1: budget: expected a table, got int"),
+        ('[providers.x]\ntype = "openai"\nbase_url = "http://a"\noptions = "fast"\n[router]\ndefault = "x,m"\n',
+         "config:4: providers.x.options: expected a table, got str"),
     ],
 )
 def test_validation_problems(snippet: str, expected: str) -> None:
