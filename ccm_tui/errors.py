@@ -133,7 +133,8 @@ def error_for_type(error_type: str, message: str) -> ProxyError:
 
 
 def is_retryable(err: ProxyError) -> bool:
-    """Worth another attempt (same or fallback target) if nothing reached the client yet."""
-    return isinstance(err, (RateLimited, UpstreamUnavailable, UpstreamTimeout, Overloaded)) and not isinstance(
-        err, BudgetExceeded
-    ) or type(err) is ProxyError
+    """Worth another attempt (same or fallback target) if nothing reached the client yet.
+
+    A plain ProxyError is an upstream 5xx. BudgetExceeded is a 429 but not a RateLimited: never retried.
+    """
+    return type(err) is ProxyError or isinstance(err, (RateLimited, UpstreamUnavailable, UpstreamTimeout, Overloaded))

@@ -2,7 +2,7 @@
 
 The proxy thread writes it; subscribers (TUI, ``serve`` printer) read it after each event.
 Bodies are stored as parsed dicts; secrets never enter a flow because headers are stored
-through :func:`ccm_tui.redact.redact_headers`.
+through :meth:`ccm_tui.secrets.Redactor.headers`.
 """
 
 from __future__ import annotations

@@ -239,7 +239,7 @@ def decide(
         target, fallback_note = _route_target(config, route, model)
         if fallback_note:
             notes.append(fallback_note)
-    if not (config.embedded_default or not config.router.routes):
+    if config.router.routes and not config.embedded_default:
         route, reason, target = _fit_window(body, headers, config, route, reason, target, size)
     if notes:
         reason = f"{reason} ({'; '.join(notes)})"

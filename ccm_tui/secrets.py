@@ -47,11 +47,9 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[Secret | str | None] = ()) -> None:
         values = {s.reveal() if isinstance(s, Secret) else s for s in secrets}
-        self._values = sorted((v for v in values if v and len(v) >= 4), key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(v) for v in self._values)) if self._values else None
-
-    def add(self, secret: Secret | str | None) -> None:
-        self.__init__([*self._values, secret])  # type: ignore[misc]
+        #: The secret strings (4+ characters), longest first: a key containing another goes whole.
+        self.values: tuple[str, ...] = tuple(sorted((v for v in values if v and len(v) >= 4), key=len, reverse=True))
+        self._pattern = re.compile("|".join(re.escape(v) for v in self.values)) if self.values else None
 
     def text(self, value: str) -> str:
         return self._pattern.sub(REDACTED, value) if self._pattern else value

@@ -76,7 +76,3 @@ class SSEDecoder:
             self._data.append(value.decode("utf-8", "replace"))
         elif field == b"event":
             self._event = value.decode("utf-8", "replace")
-
-    @property
-    def pending_bytes(self) -> int:
-        return len(self._tail)

@@ -66,9 +66,8 @@ class Provider:
     def __init__(self, config: ProviderConfig, client: httpx.AsyncClient | None = None) -> None:
         self.config = config
         self.name = config.name
-        secrets = [s.reveal() for s in (config.api_key, *config.headers.values()) if s and len(s.reveal()) >= 4]
-        self.redactor = Redactor(secrets)  # for what upstreams echo back
-        self._secret_bytes = [s.encode() for s in sorted(secrets, key=len, reverse=True)]
+        self.redactor = Redactor([config.api_key, *config.headers.values()])  # for what upstreams echo back
+        self._secret_bytes = [value.encode() for value in self.redactor.values]
         self.client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
             limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
