@@ -19,7 +19,7 @@ from ..config import ProviderConfig
 from ..errors import ProxyError, UpstreamTimeout, UpstreamUnavailable, error_for_status
 from ..flow import Flow
 from ..secrets import Redactor
-from ..sse import SSEDecoder, encode_event
+from ..sse import SSEDecoder, SSEFrame, encode_event
 
 
 @dataclass(slots=True)
@@ -147,42 +147,39 @@ class Provider:
         decoder = SSEDecoder()
         try:
             async for raw in response.aiter_bytes():
-                out = []
-                for frame in decoder.feed(raw):
-                    if frame.data == "[DONE]":
-                        continue
-                    try:
-                        chunk = json.loads(frame.data)
-                    except ValueError:
-                        raise UpstreamUnavailable(f"{self.name}: malformed stream chunk {frame.data[:120]!r}") from None
-                    if isinstance(chunk, dict) and chunk.get("error"):
-                        raise self.parse_error(_stream_error_status(chunk), frame.data.encode(), {})
-                    for event_type, data in translator.feed(chunk):
-                        record_event(flow, event_type, data)
-                        out.append(encode_event(event_type, data))
+                out = [e for frame in decoder.feed(raw) for e in self._translate_frame(flow, frame, translator)]
                 if out:
                     yield b"".join(out)
-            tail = []
-            for frame in decoder.close():
-                if frame.data != "[DONE]":
-                    try:
-                        chunk = json.loads(frame.data)
-                    except ValueError:
-                        continue
-                    if isinstance(chunk, dict) and chunk.get("error"):
-                        raise self.parse_error(_stream_error_status(chunk), frame.data.encode(), {})
-                    for event_type, data in translator.feed(chunk):
-                        record_event(flow, event_type, data)
-                        tail.append(encode_event(event_type, data))
-            for event_type, data in translator.finish():
-                record_event(flow, event_type, data)
-                tail.append(encode_event(event_type, data))
+            # An unterminated last frame of a cut stream may be half JSON: skipped, finish() reports the cut.
+            tail = [e for frame in decoder.close() for e in self._translate_frame(flow, frame, translator, strict=False)]
+            tail += [_emit(flow, event_type, data) for event_type, data in translator.finish()]
             if tail:
                 yield b"".join(tail)
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.name) from None
         finally:
             await response.aclose()
+
+    def _translate_frame(
+        self, flow: Flow, frame: SSEFrame, translator: StreamTranslator, *, strict: bool = True
+    ) -> list[bytes]:
+        """One upstream frame → encoded Anthropic events; an in-stream error object raises its typed error."""
+        if frame.data == "[DONE]":
+            return []
+        try:
+            chunk = json.loads(frame.data)
+        except ValueError:
+            if not strict:
+                return []
+            raise UpstreamUnavailable(f"{self.name}: malformed stream chunk {frame.data[:120]!r}") from None
+        if isinstance(chunk, dict) and chunk.get("error"):
+            raise self.parse_error(_stream_error_status(chunk), frame.data.encode(), {})
+        return [_emit(flow, event_type, data) for event_type, data in translator.feed(chunk)]
+
+
+def _emit(flow: Flow, event_type: str, data: dict[str, Any]) -> bytes:
+    record_event(flow, event_type, data)
+    return encode_event(event_type, data)
 
 
 def _stream_error_status(chunk: dict[str, Any]) -> int:
