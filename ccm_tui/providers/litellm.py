@@ -24,12 +24,13 @@ class LiteLLMProvider(AnthropicProvider):
         """Ask LiteLLM (it knows the real tokenizer); count locally if it cannot answer."""
         url = self.config.base_url + "/v1/messages/count_tokens"
         payload = {k: v for k, v in body.items() if k not in ("stream", "max_tokens")}
+        why = "no usable input_tokens in its answer"
         try:
             response = await self.send(flow, url, payload, self.upstream_headers(headers), stream=False)
             count = (await self.read_json(response)).get("input_tokens")
-        except Exception:  # noqa: BLE001 - counting must answer; the local count is a fine estimate
-            count = None
+        except Exception as exc:  # noqa: BLE001 - counting must answer; the local count is a fine estimate
+            count, why = None, self.redactor.text(f"{type(exc).__name__}: {exc}")
         if isinstance(count, int) and count >= 0:
             return count
-        flow.note("LiteLLM could not count tokens: counted locally")
+        flow.note(f"LiteLLM could not count tokens ({why}): counted locally")
         return await super().count_tokens(flow, body, headers)
