@@ -37,20 +37,18 @@ def flow_record(flow: Flow, redactor: Redactor) -> dict[str, Any]:
     """Everything the inspector shows, JSON-safe and redacted."""
     record = flow.summary()
     record.update(
-        request_headers=dict(flow.request_headers),
+        request_headers=redactor.headers(flow.request_headers),
         request_body=flow.request_body,
         upstream_url=flow.upstream_url,
         upstream_body=flow.upstream_body,
         upstream_status=flow.upstream_status,
-        upstream_headers=dict(flow.upstream_headers),
+        upstream_headers=redactor.headers(flow.upstream_headers),
         response_body=flow.response_body,
         events=list(flow.events),
         events_dropped=flow.events_dropped,
         estimated_input_tokens=flow.estimated_input_tokens,
         reason=flow.decision.reason if flow.decision else None,
     )
-    record["request_headers"] = redactor.headers(record["request_headers"])
-    record["upstream_headers"] = redactor.headers(record["upstream_headers"])
     return redactor.data(record)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Mapping
 
 from ..config import Config
@@ -11,6 +12,8 @@ from ..events import EventBus, FlowEvent
 from ..flow import Flow
 from ..providers import Provider, build_provider
 from ..secrets import Redactor, Secret
+
+log = logging.getLogger(__name__)
 
 
 class ProxyState:
@@ -45,6 +48,10 @@ class ProxyState:
         self.bus.publish(event, flow)
 
     async def aclose(self) -> None:
-        for provider in self._providers.values():
-            await provider.aclose()
-        self._providers.clear()
+        """Close every provider's connection pool, even when one of them fails to close."""
+        providers, self._providers = list(self._providers.values()), {}
+        for provider in providers:
+            try:
+                await provider.aclose()
+            except Exception:  # noqa: BLE001 - shutting down: log it and close the rest
+                log.exception("closing provider %r failed", provider.name)
