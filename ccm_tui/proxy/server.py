@@ -164,11 +164,6 @@ class ProxyServer:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def call_soon(self, callback, *args) -> None:  # type: ignore[no-untyped-def]
-        """Run a callback on the proxy's loop (thread-safe)."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(callback, *args)
-
     def child_env(self) -> dict[str, str]:
         """What claude needs to talk to this proxy and nothing else."""
         return {
