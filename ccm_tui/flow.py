@@ -69,7 +69,7 @@ class Usage:
         }
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False, weakref_slot=True)  # a record: identity, weakly trackable
 class Flow:
     method: str
     path: str

@@ -8,6 +8,7 @@ right after a flow has left the history.
 from __future__ import annotations
 
 import math
+import weakref
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -82,7 +83,9 @@ class FlowStore:
         self.limit = limit
         self._order: deque[Flow] = deque()
         self._by_id: dict[int, Flow] = {}
-        self._counted: set[int] = set()
+        # Weak: a finished flow stays counted while anything can still hand it back (a late
+        # event), and the set does not grow with the session once flows are gone.
+        self._counted: weakref.WeakSet[Flow] = weakref.WeakSet()
         self.dropped = 0
         self._floor = 0  # highest id dropped from view: a late update must not bring it back
         self.seen = 0
@@ -135,9 +138,9 @@ class FlowStore:
         if flow.kind == "messages" and flow.decision is not None and flow.route not in BACKGROUND_ROUTES:
             if self.last_main is None or flow.id >= self.last_main.id:
                 self.last_main = flow
-        if flow.state not in TERMINAL_STATES or flow.id in self._counted or flow.kind != "messages":
+        if flow.state not in TERMINAL_STATES or flow in self._counted or flow.kind != "messages":
             return
-        self._counted.add(flow.id)
+        self._counted.add(flow)
         self.session.add(flow)
         provider = flow.decision.provider if flow.decision else "(unrouted)"
         stats = self.providers.setdefault(provider, ProviderStats())

@@ -73,3 +73,13 @@ def test_errors_background_and_last_main() -> None:
     empty = Flow("POST", "/v1/messages", {})
     empty.estimated_input_tokens = 77
     assert context_tokens(empty) == 77
+
+
+def test_counted_flows_are_not_kept_alive_by_the_store() -> None:
+    import gc
+
+    store = FlowStore(limit=2)
+    store.ingest([finished() for _ in range(50)])
+    gc.collect()
+    assert store.session.requests == 50
+    assert len(store._counted) == 2, "only flows still referenced (the two in view) are remembered"
