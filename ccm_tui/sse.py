@@ -26,38 +26,56 @@ class SSEFrame:
     data: str
 
 
+#: No real SSE frame comes near this; an upstream that never ends a line or frame is broken.
+MAX_FRAME_BYTES = 8 * 1024 * 1024
+
+
+class FrameTooLarge(ValueError):
+    """An upstream sent more than :data:`MAX_FRAME_BYTES` without ending a line."""
+
+
 class SSEDecoder:
-    """Feed raw bytes, get complete frames. Frames with no data lines are dropped."""
+    """Feed raw bytes, get complete frames. Frames with no data lines are dropped.
 
-    __slots__ = ("_tail", "_event", "_data")
+    The unfinished tail is kept in a bytearray and only its new bytes are searched, so a long
+    line arriving in small pieces costs linear time; past ``max_line`` it raises FrameTooLarge.
+    """
 
-    def __init__(self) -> None:
-        self._tail = b""
+    __slots__ = ("_tail", "_scanned", "_event", "_data", "_max")
+
+    def __init__(self, max_line: int = MAX_FRAME_BYTES) -> None:
+        self._tail = bytearray()
+        self._scanned = 0  # bytes of _tail known to hold no newline
         self._event: str | None = None
         self._data: list[str] = []
+        self._max = max_line
 
     def feed(self, chunk: bytes) -> list[SSEFrame]:
-        buf = self._tail + chunk if self._tail else chunk
+        buf = self._tail
+        buf += chunk
         frames: list[SSEFrame] = []
         start = 0
-        while True:
-            nl = buf.find(b"\n", start)
-            if nl < 0:
-                break
-            line = buf[start:nl]
+        nl = buf.find(b"\n", self._scanned)
+        while nl >= 0:
+            line = bytes(buf[start:nl])
             start = nl + 1
             if line.endswith(b"\r"):
                 line = line[:-1]
             self._line(line, frames)
-        self._tail = buf[start:]
+            nl = buf.find(b"\n", start)
+        del buf[:start]
+        self._scanned = len(buf)
+        if self._scanned > self._max:
+            raise FrameTooLarge(f"no line end in {self._scanned} bytes of event stream")
         return frames
 
     def close(self) -> list[SSEFrame]:
         """Flush a last frame that was not followed by a blank line."""
         frames: list[SSEFrame] = []
         if self._tail:
-            self._line(self._tail.rstrip(b"\r"), frames)
-            self._tail = b""
+            self._line(bytes(self._tail).rstrip(b"\r"), frames)
+            self._tail.clear()
+            self._scanned = 0
         self._line(b"", frames)
         return frames
 

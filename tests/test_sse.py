@@ -41,3 +41,19 @@ def test_last_frame_without_blank_line_is_flushed() -> None:
 
 def test_encode_event_shape() -> None:
     assert encode_event("ping", {"type": "ping"}) == b'event: ping\ndata: {"type":"ping"}\n\n'
+
+
+def test_a_line_that_never_ends_is_bounded() -> None:
+    import time
+
+    import pytest
+
+    from ccm_tui.sse import FrameTooLarge
+
+    decoder = SSEDecoder(max_line=1_000_000)
+    started = time.perf_counter()
+    with pytest.raises(FrameTooLarge):
+        for _ in range(2_000):  # 2 MB in 1 KB pieces, no newline
+            decoder.feed(b"x" * 1024)
+    assert time.perf_counter() - started < 2.0, "linear, not a rescan of the whole tail per piece"
+    assert SSEDecoder().feed(b"data: " + b"y" * 100_000 + b"\n\n")[0].data == "y" * 100_000

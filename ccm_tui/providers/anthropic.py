@@ -14,7 +14,7 @@ import httpx
 
 from ..errors import AuthenticationFailed, UpstreamUnavailable, error_for_type
 from ..flow import MAX_KEPT_EVENTS, Flow
-from ..sse import SSEDecoder, encode_event
+from ..sse import MAX_FRAME_BYTES, FrameTooLarge, SSEDecoder, encode_event
 from .base import Provider, UpstreamResponse, record_event, transport_error
 
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta", "x-claude-code-session-id", "x-app", "user-agent")
@@ -90,6 +90,8 @@ class AnthropicProvider(Provider):
                 partial += raw
                 cut = _frames_end(partial)
                 if not cut:
+                    if len(partial) > MAX_FRAME_BYTES:
+                        raise FrameTooLarge(f"no frame end in {len(partial)} bytes")
                     continue
                 chunk, partial = self.scrub(partial[:cut]), partial[cut:]  # whole frames: a key cannot straddle
                 for frame in decoder.feed(chunk):
@@ -124,6 +126,8 @@ class AnthropicProvider(Provider):
                     yield chunk
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.name) from None
+        except FrameTooLarge as exc:
+            raise UpstreamUnavailable(f"provider {self.name!r} sent a malformed event stream: {exc}") from None
         finally:
             await response.aclose()
         if not finished:

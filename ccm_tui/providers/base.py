@@ -19,7 +19,7 @@ from ..config import ProviderConfig
 from ..errors import ProxyError, UpstreamTimeout, UpstreamUnavailable, error_for_status
 from ..flow import Flow
 from ..secrets import Redactor
-from ..sse import SSEDecoder, SSEFrame, encode_event
+from ..sse import FrameTooLarge, SSEDecoder, SSEFrame, encode_event
 
 
 @dataclass(slots=True)
@@ -157,6 +157,8 @@ class Provider:
                 yield b"".join(tail)
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.name) from None
+        except FrameTooLarge as exc:
+            raise UpstreamUnavailable(f"provider {self.name!r} sent a malformed event stream: {exc}") from None
         finally:
             await response.aclose()
 

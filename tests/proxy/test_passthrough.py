@@ -122,3 +122,14 @@ def test_stream_upstream_midstream_garbage_is_typed_error(proxy, fake_anthropic)
         with client(proxy).messages.stream(**body) as stream:
             stream.get_final_message()
     assert "Overloaded" in str(info.value)
+
+
+def test_upstream_frame_that_never_ends_is_a_typed_error(proxy, fake_anthropic) -> None:
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    events = fake_anthropic.events(body, Reply())
+    endless = [b"event: content_block_delta\ndata: " + b"x" * (1 << 20)] * 9  # 9 MiB, never a frame end
+    fake_anthropic.default = Reply(raw_stream=[*events[:3], *endless])
+    with pytest.raises(anthropic.APIStatusError) as info:
+        with client(proxy).messages.stream(**body) as stream:
+            stream.get_final_message()
+    assert "malformed event stream" in str(info.value)
