@@ -19,6 +19,20 @@ REPO = Path(__file__).resolve().parents[2]
 _LINE = re.compile(r"ANTHROPIC_BASE_URL=(\S+) ANTHROPIC_AUTH_TOKEN=(\S+)")
 
 
+def one_provider_config(name: str, kind: str, base_url: str, model: str, key_var: str) -> str:
+    """A serve config with one provider whose only model is the default route."""
+    return f"""
+[providers.{name}]
+type = "{kind}"
+base_url = "{base_url}"
+api_key = "${key_var}"
+models = ["{model}"]
+
+[router]
+default = "{name},{model}"
+"""
+
+
 def claude_bin() -> str | None:
     """$CCM_TEST_CLAUDE_BIN, the copy .ci/run installs, or `claude` on PATH."""
     for candidate in (os.environ.get("CCM_TEST_CLAUDE_BIN"), str(REPO / ".cache/claude-cli/node_modules/.bin/claude"),

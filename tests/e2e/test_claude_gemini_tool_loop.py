@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import run_claude
+from tests.e2e.conftest import one_provider_config, run_claude
 from tests.fakes.gemini_server import (
     FakeGemini,
     GeminiReply,
@@ -47,16 +47,8 @@ def test_claude_tool_loop_through_gemini(claude, serve, tmp_path) -> None:
     fake = FakeGemini()
     fake.handler = answer
     with run_asgi(fake.app) as upstream:
-        handle = serve(f"""
-[providers.gem]
-type = "gemini"
-base_url = "{upstream}"
-api_key = "$GEMINI_KEY"
-models = ["gemini-2.5-pro"]
-
-[router]
-default = "gem,gemini-2.5-pro"
-""", env={"GEMINI_KEY": KEY})
+        handle = serve(one_provider_config("gem", "gemini", upstream, "gemini-2.5-pro", "GEMINI_KEY"),
+                       env={"GEMINI_KEY": KEY})
         result = run_claude(claude, handle.base_url, handle.token, "print the marker with Bash",
                             tmp_path / "home", "--allowedTools", "Bash")
         lines = handle.read_lines(2)

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import run_claude
+from tests.e2e.conftest import one_provider_config, run_claude
 from tests.fakes.openai_server import FakeOpenAI, RecordedRequest, Reply
 
 pytestmark = pytest.mark.e2e
@@ -60,16 +60,8 @@ def respond(request: RecordedRequest) -> Reply:
 
 def test_claude_completes_a_tool_loop_through_an_openai_upstream(claude, serve, tmp_path) -> None:
     with FakeOpenAI(responder=respond) as fake:
-        handle = serve(f"""
-[providers.oai]
-type = "openai"
-base_url = "{fake.base_url}"
-api_key = "$OAI_KEY"
-models = ["fake-gpt"]
-
-[router]
-default = "oai,fake-gpt"
-""", env={"OAI_KEY": KEY})
+        handle = serve(one_provider_config("oai", "openai", fake.base_url, "fake-gpt", "OAI_KEY"),
+                       env={"OAI_KEY": KEY})
         result = run_claude(claude, handle.base_url, handle.token, "Run `echo` on the marker and tell me the output.",
                             tmp_path / "home", "--allowedTools", "Bash")
         lines = handle.read_lines(2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import CANARY_KEY
-from tests.e2e.conftest import run_claude
+from tests.e2e.conftest import one_provider_config, run_claude
 from tests.fakes.anthropic_server import FakeAnthropic, Reply
 from tests.fakes.server import run_asgi
 
@@ -16,16 +16,8 @@ def test_claude_print_mode_through_serve(claude, serve, tmp_path) -> None:
     fake = FakeAnthropic()
     fake.default = Reply(text="pong from the fake upstream")
     with run_asgi(fake.app) as upstream:
-        handle = serve(f"""
-[providers.anthropic]
-type = "anthropic"
-base_url = "{upstream}"
-api_key = "$UPSTREAM_KEY"
-models = ["claude-sonnet-4-5"]
-
-[router]
-default = "anthropic,claude-sonnet-4-5"
-""", env={"UPSTREAM_KEY": CANARY_KEY})
+        handle = serve(one_provider_config("anthropic", "anthropic", upstream, "claude-sonnet-4-5", "UPSTREAM_KEY"),
+                       env={"UPSTREAM_KEY": CANARY_KEY})
         result = run_claude(claude, handle.base_url, handle.token, "say pong", tmp_path / "home")
         lines = handle.read_lines(1)
     assert result["is_error"] is False, result
