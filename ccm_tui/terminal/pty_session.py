@@ -13,17 +13,16 @@ import errno
 import fcntl
 import os
 import pty
-import select
 import signal
 import struct
 import termios
-import time
 from collections.abc import Callable, Mapping
 
 #: Variables that make claude think it runs in another terminal (tmux, iTerm, VS Code...).
 STRIPPED_ENV = ("TMUX", "TMUX_PANE", "TERM_PROGRAM", "TERM_PROGRAM_VERSION", "TERMINAL_EMULATOR")
 
 _READ_SIZE = 65536
+MAX_PENDING_INPUT = 1 << 20  # a paste bigger than 1 MiB into a child that does not read is dropped
 _ioctl = fcntl.ioctl
 _TIOCSCTTY = termios.TIOCSCTTY
 
@@ -73,6 +72,7 @@ class PtySession:
         self.pid: int | None = None
         self.exit_code: int | None = None
         self._master: int | None = None
+        self._pending = bytearray()  # input the PTY could not take yet
         self._loop: asyncio.AbstractEventLoop | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._eof = asyncio.Event()
@@ -135,6 +135,9 @@ class PtySession:
         self._stop_reading()
         self.exit_code = 128 - rc if rc < 0 else rc  # killed by signal N -> 128+N, like a shell
         if self._master is not None:
+            if self._pending and self._loop is not None:
+                self._loop.remove_writer(self._master)
+                self._pending.clear()
             os.close(self._master)
             self._master = None
         if self.on_exit is not None:
@@ -142,23 +145,41 @@ class PtySession:
         return self.exit_code
 
     def write(self, data: bytes) -> None:
-        """Send input to the child (keys, paste, device replies). Dropped once it exited."""
+        """Send input to the child (keys, paste, device replies) without ever blocking the loop.
+
+        What the PTY cannot take now waits in a bounded buffer, flushed when the master is
+        writable; past :data:`MAX_PENDING_INPUT` (a child that stopped reading) input is dropped.
+        Dropped once the child exited.
+        """
         if self._master is None or not data:
             return
-        view = memoryview(data)
-        deadline = time.monotonic() + 1.0
-        while view:
-            try:
-                n = os.write(self._master, view)
-            except BlockingIOError:
-                # The child is not reading: wait a little (input is small), then drop the rest.
-                if time.monotonic() > deadline:
-                    return
-                select.select([], [self._master], [], 0.05)
-                continue
-            except OSError:
-                return
-            view = view[n:]
+        if self._pending:  # keep order behind what is already waiting
+            if len(self._pending) + len(data) <= MAX_PENDING_INPUT:
+                self._pending += data
+            return
+        try:
+            n = os.write(self._master, data)
+        except BlockingIOError:
+            n = 0
+        except OSError:
+            return
+        if n < len(data) and self._loop is not None:
+            self._pending = bytearray(data[n:MAX_PENDING_INPUT + n])
+            self._loop.add_writer(self._master, self._flush_input)
+
+    def _flush_input(self) -> None:
+        if self._master is None or self._loop is None:
+            self._pending.clear()
+            return
+        try:
+            n = os.write(self._master, self._pending)
+        except BlockingIOError:
+            return
+        except OSError:
+            n = len(self._pending)
+        del self._pending[:n]
+        if not self._pending:
+            self._loop.remove_writer(self._master)
 
     def resize(self, columns: int, lines: int) -> None:
         """Set the terminal size; the kernel sends SIGWINCH to the child's foreground group."""

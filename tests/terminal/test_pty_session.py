@@ -132,3 +132,16 @@ async def test_write_after_exit_is_ignored():
 async def test_missing_program_raises():
     with pytest.raises(FileNotFoundError):
         await PtySession(["/nonexistent/claude"]).start()
+
+
+async def test_write_never_blocks_and_keeps_every_byte_in_order(tmp_path):
+    target = tmp_path / "got.bin"
+    data = bytes((65 + i % 26) for i in range(200_000))  # far beyond what the PTY buffers
+    session, out = await spawn(f"stty raw -echo; echo ready; sleep 0.5; head -c {len(data)} > {target}; echo done")
+    await wait_for(lambda: "ready" in out.text)
+    started = time.monotonic()
+    for i in range(0, len(data), 1000):
+        session.write(data[i:i + 1000])
+    assert time.monotonic() - started < 0.2, "the loop was not held while the child slept"
+    await asyncio.wait_for(session.wait(), 10)
+    assert target.read_bytes() == data
