@@ -15,7 +15,7 @@ import httpx
 from ..errors import AuthenticationFailed, UpstreamUnavailable, error_for_type
 from ..flow import MAX_KEPT_EVENTS, Flow
 from ..sse import MAX_FRAME_BYTES, FrameTooLarge, SSEDecoder, encode_event
-from .base import Provider, UpstreamResponse, record_event, transport_error
+from .base import Provider, UpstreamResponse, record_event
 
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta", "x-claude-code-session-id", "x-app", "user-agent")
 _ALWAYS_PARSED = frozenset({"message_start", "message_delta", "message_stop", "error"})
@@ -85,7 +85,7 @@ class AnthropicProvider(Provider):
         head = b""  # bytes held until message_start is rewritten (model name seen by the client)
         finished = sent = False
         partial = b""  # an unfinished frame: never relayed on its own, so an error event cannot glue onto it
-        try:
+        async with self.relaying(response):
             async for raw in response.aiter_raw():
                 partial += raw
                 cut = _frames_end(partial)
@@ -124,12 +124,6 @@ class AnthropicProvider(Provider):
                 if chunk:
                     sent = True
                     yield chunk
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self.name) from None
-        except FrameTooLarge as exc:
-            raise UpstreamUnavailable(f"provider {self.name!r} sent a malformed event stream: {exc}") from None
-        finally:
-            await response.aclose()
         if not finished:
             raise UpstreamUnavailable(f"provider {self.name!r} ended the stream before message_stop")
         if head + partial.strip():

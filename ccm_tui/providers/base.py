@@ -8,6 +8,7 @@ iterator raises it mid-stream and the proxy turns it into ``event: error``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -145,7 +146,7 @@ class Provider:
     ) -> AsyncIterator[bytes]:
         """Upstream SSE → translator → Anthropic SSE bytes, chunk by chunk, never buffered whole."""
         decoder = SSEDecoder()
-        try:
+        async with self.relaying(response):
             async for raw in response.aiter_bytes():
                 out = [e for frame in decoder.feed(raw) for e in self._translate_frame(flow, frame, translator)]
                 if out:
@@ -155,6 +156,13 @@ class Provider:
             tail += [_emit(flow, event_type, data) for event_type, data in translator.finish()]
             if tail:
                 yield b"".join(tail)
+
+    @contextlib.asynccontextmanager
+    async def relaying(self, response: httpx.Response) -> AsyncIterator[None]:
+        """Around reading an upstream stream: transport failures and broken framing become typed
+        errors naming the provider, and the response is closed however the relay ends."""
+        try:
+            yield
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.name) from None
         except FrameTooLarge as exc:
