@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-PYTHON = "/tmp/venv/bin/python"
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "claude-code"
 CONFIG = """
 [providers.anthropic]
@@ -29,7 +29,7 @@ subagent = "openrouter,m-subagent"
 
 
 def route(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PYTHON, "-m", "ccm_tui", *args], input=stdin, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "ccm_tui", *args], input=stdin, capture_output=True, text=True,
                           timeout=60, cwd=cwd, env={"PATH": "/usr/bin:/bin", "HOME": str(cwd or "/nonexistent")})
 
 
