@@ -1,4 +1,4 @@
-"""Command line: ``ccm-tui`` (the TUI), ``serve``, ``route``, ``config init|check|import``.
+"""Command line: ``ccm-tui`` (the TUI), ``serve``, ``route``, ``config init|check|import``, ``history``, ``usage``.
 
 Each command lives in its own module under :mod:`ccm_tui.commands`, imported only when used so
 that ``ccm-tui serve`` never loads Textual.
@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(route)
     route.add_argument("file", metavar="FILE", help="a Messages request body, or a fixture with a `body` key ('-' = stdin)")
 
+    from .commands.history import add_parsers as add_history_parsers  # argparse only; no store opened
+
+    add_history_parsers(sub, _add_config)
+
     config = sub.add_parser("config", help="create, check or import a config file")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     init = config_sub.add_parser("init", help="write a commented config template")
@@ -74,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .commands.route import run
     elif args.command == "config":
         from .commands.config import run
+    elif args.command == "history":
+        from .commands.history import run_history as run
+    elif args.command == "usage":
+        from .commands.history import run_usage as run
     else:
         from .commands.tui import run
     try:

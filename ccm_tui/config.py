@@ -112,6 +112,17 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
 
+@dataclass(frozen=True, slots=True)
+class HistorySettings:
+    """``[history]``: every flow kept in SQLite in the XDG state folder (``ccm-tui history``/``usage``)."""
+
+    enabled: bool = True
+    path: str | None = None  # default: <state dir>/history.sqlite3
+    retention_days: float = 14.0
+    max_mib: int = 256  # bodies beyond this are dropped, oldest first; metadata stays for the retention
+    bodies: bool = True  # false: metadata only
+
+
 @dataclass(slots=True)
 class Price:
     input: float  # USD per million input tokens
@@ -126,6 +137,7 @@ class Config:
     budget_usd: float | None = None
     budget_tokens: int | None = None
     prices: dict[str, Price] = field(default_factory=dict)
+    history: HistorySettings = field(default_factory=HistorySettings)
     path: Path | None = None
     document: tomlkit.TOMLDocument | None = None
     embedded_default: bool = False  # no file: pure passthrough to Anthropic

@@ -12,6 +12,7 @@ from .config import (
     ROUTES,
     Config,
     ConfigError,
+    HistorySettings,
     ModelLimits,
     Price,
     ProviderConfig,
@@ -246,6 +247,24 @@ class _Builder:
             return []
         return [t for t in (self.target(item, path, providers) for item in items) if t]
 
+    def history(self, data: dict) -> HistorySettings:
+        for key in sorted(set(data) - {"enabled", "path", "retention_days", "max_mib", "bodies"}):
+            self.problem(("history", key), "unknown key (enabled, path, retention_days, max_mib, bodies)")
+        flags = {}
+        for key in ("enabled", "bodies"):
+            value = data.get(key, True)
+            if not isinstance(value, bool):
+                self.problem(("history", key), f"expected true or false, got {value!r}")
+                value = True
+            flags[key] = value
+        return HistorySettings(
+            enabled=flags["enabled"],
+            path=self.string(data, ("history", "path")),
+            retention_days=self.number(data, ("history", "retention_days"), float, 14.0, 0.001),
+            max_mib=self.number(data, ("history", "max_mib"), int, 256, 1),
+            bodies=flags["bodies"],
+        )
+
     def prices(self, data: Any) -> dict[str, Price]:
         if not isinstance(data, dict):
             self.problem(("prices",), "expected a table: \"MODEL\" = { input = USD/Mtok, output = USD/Mtok }")
@@ -264,7 +283,7 @@ class _Builder:
 
 def build_config(data: dict[str, Any], text: str, env: Any, source: str) -> Config:
     b = _Builder(text, env, source)
-    for key in sorted(set(data) - {"server", "providers", "router", "budget", "prices"}):
+    for key in sorted(set(data) - {"server", "providers", "router", "budget", "prices", "history"}):
         b.problem((key,), "unknown section")
     providers: dict[str, ProviderConfig] = {}
     raw_providers = data.get("providers", {})
@@ -284,6 +303,7 @@ def build_config(data: dict[str, Any], text: str, env: Any, source: str) -> Conf
         budget_usd=b.number(budget, ("budget", "max_usd"), float, None),
         budget_tokens=b.number(budget, ("budget", "max_tokens"), int, None),
         prices=b.prices(data.get("prices", {})),
+        history=b.history(b.table(data, ("history",))),
     )
     if b.problems:
         raise ConfigError(b.problems)

@@ -81,7 +81,9 @@ class Flow:
     t0: float = field(default_factory=time.perf_counter)
     kind: str = "messages"  # messages | count_tokens
     stream: bool = False
-    session_id: str | None = None
+    session_id: str | None = None  # Claude Code's x-claude-code-session-id
+    agent_id: str | None = None  # x-claude-code-agent-id: a subagent (absent on the main thread)
+    parent_agent_id: str | None = None  # x-claude-code-parent-agent-id: a subagent's parent subagent
     estimated_input_tokens: int | None = None
     decision: Decision | None = None
     requested_model: str | None = None
@@ -143,6 +145,8 @@ class Flow:
             "path": self.path,
             "stream": self.stream,
             "session_id": self.session_id,
+            "agent_id": self.agent_id,
+            "parent_agent_id": self.parent_agent_id,
             "requested_model": self.requested_model,
             "decision": self.decision.as_dict() if self.decision else None,
             "status": self.status,

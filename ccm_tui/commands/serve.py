@@ -9,6 +9,7 @@ from typing import TextIO
 from ..config import ConfigError, load_config
 from ..events import EventBus, FlowEvent
 from ..flow import Flow
+from ..history.writer import open_history
 from ..logs import setup_file_logging
 
 
@@ -62,5 +63,10 @@ def run(args) -> int:  # type: ignore[no-untyped-def]
         print(f"ANTHROPIC_BASE_URL={server.base_url} ANTHROPIC_AUTH_TOKEN={server.token.reveal()}", flush=True)
         print(f"ccm-tui: serving; log file {log_file}; Ctrl-C stops", file=sys.stderr, flush=True)
 
-    server.run_forever(on_ready=ready)
+    history = open_history(config.history, bus, server.redactor)
+    try:
+        server.run_forever(on_ready=ready)
+    finally:
+        if history is not None:
+            history.close()
     return 0

@@ -49,11 +49,13 @@ def run(args: argparse.Namespace) -> int:
     log_path = setup_file_logging()
     logging.captureWarnings(True)  # a stray warning must not print over the TUI
 
+    from ..history.writer import open_history
     from ..proxy.server import ProxyServer
     from ..tui.app import CcmApp
 
+    bus = EventBus()
     try:
-        server = ProxyServer(config, EventBus())
+        server = ProxyServer(config, bus)
     except OSError as exc:
         print(f"ccm-tui: cannot listen on {config.server.host}:{config.server.port}: {exc}", file=sys.stderr)
         return 2
@@ -65,8 +67,11 @@ def run(args: argparse.Namespace) -> int:
     embed = not args.no_embed
     app = CcmApp(server, [claude, *args.claude_args], child_env(server.child_env(), embed),
                  claude_cwd=os.getcwd(), embed=embed, keep_open=args.keep_open, log_path=log_path)
+    history = open_history(config.history, bus, server.redactor)
     try:
         app.run()
     finally:
         server.stop()
+        if history is not None:
+            history.close()
     return app.return_code or 0

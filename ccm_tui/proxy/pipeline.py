@@ -71,6 +71,8 @@ def _failing(state: ProxyState, flow: Flow) -> Iterator[None]:
 async def _start(state: ProxyState, request: Request, kind: str) -> tuple[Flow, dict[str, Any]]:
     flow = Flow(request.method, request.full_path.rstrip("?"), state.redactor.headers(request.headers), kind=kind)
     flow.session_id = request.headers.get("x-claude-code-session-id")
+    flow.agent_id = request.headers.get("x-claude-code-agent-id")
+    flow.parent_agent_id = request.headers.get("x-claude-code-parent-agent-id")
     try:
         raw = await request.get_data(cache=False)
         flow.request_bytes = len(raw)

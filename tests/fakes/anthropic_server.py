@@ -53,7 +53,7 @@ class FakeAnthropic:
     def events(self, body: dict[str, Any], reply: Reply) -> list[bytes]:
         message = self.message(body, reply)
         start = {**message, "content": [], "stop_reason": None,
-                 "usage": {"input_tokens": reply.usage["input_tokens"], "output_tokens": 1}}
+                 "usage": {**reply.usage, "output_tokens": 1}}  # as Anthropic: cache counts come here
         out = [sse("message_start", {"type": "message_start", "message": start}), sse("ping", {"type": "ping"})]
         for index, block in enumerate(message["content"]):
             if block["type"] == "text":

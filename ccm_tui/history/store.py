@@ -1,0 +1,150 @@
+"""What history keeps of a flow, and the interface a store implements.
+
+A :class:`FlowRecord` is a flat, redacted copy of a finished flow: it is taken on the writer's thread
+after the flow has ended (nothing writes a flow after ``finished``/``failed``), so the proxy pays
+only for putting the flow on a queue. Bodies are kept as zlib-compressed JSON, capped per flow.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..flow import Flow
+from ..secrets import Redactor
+
+#: A flow whose bodies take more than this (JSON, before compression) keeps a marker instead.
+MAX_BODY_BYTES_PER_FLOW = 4 * 1024 * 1024
+BODY_PARTS = ("request", "upstream", "response", "events")
+GROUPINGS = ("day", "provider", "model", "route", "session")
+
+
+@dataclass(slots=True)
+class FlowRecord:
+    process: str  # flow ids restart in every process: (process, flow_id) is the key
+    flow_id: int
+    started_at: float
+    kind: str
+    stream: bool
+    session_id: str | None
+    agent_id: str | None
+    parent_agent_id: str | None
+    requested_model: str | None
+    route: str | None
+    provider: str | None
+    model: str | None
+    reason: str | None
+    status: int | None
+    state: str
+    first_byte_ms: float | None
+    duration_ms: float | None
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float
+    stop_reason: str | None
+    error: str | None
+    error_type: str | None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    bodies: bytes | None = None  # zlib(JSON {request, upstream, response, events}) or None
+    body_bytes: int = 0  # uncompressed size of ``bodies`` (what the size cap counts)
+
+
+def _bodies(flow: Flow, redactor: Redactor) -> tuple[bytes | None, int]:
+    parts = {"request": flow.request_body, "upstream": flow.upstream_body, "response": flow.response_body,
+             "events": flow.events or None}
+    raw = json.dumps({k: v for k, v in parts.items() if v is not None}, ensure_ascii=False,
+                     separators=(",", ":"))
+    raw = redactor.text(raw)  # one pass over the whole text: a key anywhere in any body is gone
+    if len(raw) > MAX_BODY_BYTES_PER_FLOW:
+        raw = json.dumps({"omitted": f"bodies of {len(raw)} bytes exceed the per-request cap"})
+    data = raw.encode("utf-8", "surrogatepass")
+    return zlib.compress(data, 6), len(data)
+
+
+def record_of(flow: Flow, process: str, redactor: Redactor, *, bodies: bool) -> FlowRecord:
+    decision = flow.decision
+    usage = flow.usage
+    blob, size = _bodies(flow, redactor) if bodies and flow.kind == "messages" else (None, 0)
+    return FlowRecord(
+        process=process, flow_id=flow.id, started_at=flow.started_at, kind=flow.kind, stream=flow.stream,
+        session_id=flow.session_id, agent_id=flow.agent_id, parent_agent_id=flow.parent_agent_id,
+        requested_model=flow.requested_model,
+        route=decision.route if decision else None, provider=decision.provider if decision else None,
+        model=decision.model if decision else None, reason=decision.reason if decision else None,
+        status=flow.status, state=flow.state, first_byte_ms=flow.first_byte_ms, duration_ms=flow.duration_ms,
+        input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_input_tokens, cache_write_tokens=usage.cache_creation_input_tokens,
+        cost_usd=flow.cost_usd or 0.0, stop_reason=flow.stop_reason,
+        error=redactor.text(flow.error) if flow.error else None, error_type=flow.error_type,
+        attempts=[{"provider": a.provider, "model": a.model, "status": a.status,
+                   "error": redactor.text(a.error) if a.error else None, "duration_ms": a.duration_ms}
+                  for a in flow.attempts],
+        notes=[redactor.text(n) for n in flow.notes], bodies=blob, body_bytes=size,
+    )
+
+
+def decode_bodies(blob: bytes | None) -> dict[str, Any]:
+    return json.loads(zlib.decompress(blob)) if blob else {}
+
+
+@dataclass(slots=True)
+class UsageRow:
+    """One group of ``ccm-tui usage`` (and of a session's totals)."""
+
+    key: str
+    requests: int
+    errors: int
+    input_tokens: int  # uncached input, cache writes included (as the panes count it)
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        return cache_hit_rate(self.cache_read_tokens, self.input_tokens)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "requests": self.requests, "errors": self.errors,
+                "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+                "cache_read_tokens": self.cache_read_tokens, "cache_write_tokens": self.cache_write_tokens,
+                "cache_hit_rate": self.cache_hit_rate, "cost_usd": round(self.cost_usd, 6)}
+
+
+def cache_hit_rate(cache_read: int, other_input: int) -> float | None:
+    """Share of input tokens served from a prompt cache; None before any input was seen."""
+    total = cache_read + other_input
+    return cache_read / total if total else None
+
+
+@dataclass(slots=True)
+class SessionRow:
+    session_id: str  # "unknown" for clients that send no session header
+    first_at: float
+    last_at: float
+    agents: int
+    models: str  # comma-separated provider,model targets
+    usage: UsageRow
+
+
+class HistoryStore(Protocol):
+    """The seam between ccm-tui and where history lives (SQLite here; a server database for teams)."""
+
+    def write(self, records: Sequence[FlowRecord]) -> None: ...
+
+    def prune(self, *, retention_s: float, max_body_bytes: int) -> None: ...
+
+    def sessions(self, *, since: float, session: str | None = None) -> list[SessionRow]: ...
+
+    def usage(self, *, since: float, by: str) -> list[UsageRow]: ...
+
+    def records(self, *, since: float, session: str | None = None,
+                with_bodies: bool = False) -> Iterable[FlowRecord]: ...
+
+    def close(self) -> None: ...
