@@ -84,6 +84,7 @@ class ProviderConfig:
     stall_timeout: float | None = None  # no byte for this long mid-stream → timeout_error
     limits: dict[str, ModelLimits] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # provider-specific extras
+    api: str | None = None  # type = "openai": "chat" or "responses" (None: the preset's)
 
 
 @dataclass(slots=True)

@@ -24,7 +24,8 @@ from .config import (
 from .router_rules import rule_problems
 from .secrets import Secret
 
-OPENAI_PRESETS = ("openrouter", "deepseek", "groq", "ollama", "vllm", "lmstudio", "together", "openai")
+OPENAI_PRESETS = ("openrouter", "deepseek", "groq", "ollama", "vllm", "lmstudio", "together", "openai", "openai-responses")
+OPENAI_APIS = ("chat", "responses")
 DEFAULT_BASE_URLS = {
     "anthropic": "https://api.anthropic.com",
     "gemini": "https://generativelanguage.googleapis.com",
@@ -32,7 +33,7 @@ DEFAULT_BASE_URLS = {
 }
 _PROVIDER_KEYS = {
     "type", "base_url", "api_key", "models", "headers", "preset", "max_tokens_cap", "timeout",
-    "connect_timeout", "stall_timeout", "limits", "options",
+    "connect_timeout", "stall_timeout", "limits", "options", "api",
 }
 _ROUTER_KEYS = {*ROUTES, "long_context_threshold", "think_min_effort", "rules", "fallback", "fallbacks"}
 
@@ -145,6 +146,10 @@ class _Builder:
         if preset is not None and (kind != "openai" or preset not in OPENAI_PRESETS):
             self.problem((*base, "preset"), f"presets are for type=\"openai\": one of {', '.join(OPENAI_PRESETS)}")
             preset = None
+        api = self.string(data, (*base, "api"))
+        if api is not None and (kind != "openai" or api not in OPENAI_APIS):
+            self.problem((*base, "api"), f"api is for type=\"openai\": one of {', '.join(OPENAI_APIS)}, got {api!r}")
+            api = None
         base_url = self.string(data, (*base, "base_url")) or DEFAULT_BASE_URLS.get(kind)
         if base_url is None and preset is None:
             self.problem((*base, "base_url"), "required (or give a preset)")
@@ -178,6 +183,7 @@ class _Builder:
             stall_timeout=self.number(data, (*base, "stall_timeout"), float, None, 0.001),
             limits=self.limits(data.get("limits", {}), (*base, "limits")),
             options=dict(self.table(data, (*base, "options"))),
+            api=api,
         )
 
     def limits(self, data: Any, path: tuple[str, ...]) -> dict[str, ModelLimits]:

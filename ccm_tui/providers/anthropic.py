@@ -32,7 +32,9 @@ def drop_foreign_thinking(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         if message.get("role") == "assistant" and isinstance(content, list):
             kept = []
             for block in content:
-                if block.get("type") == "thinking" and _foreign(block.get("signature")):
+                if (block.get("type") == "thinking" and _foreign(block.get("signature"))) or (
+                    block.get("type") == "redacted_thinking" and str(block.get("data")).startswith("ccm:")
+                ):
                     dropped += 1
                     continue
                 kept.append(block)

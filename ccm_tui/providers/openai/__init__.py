@@ -1,4 +1,5 @@
-"""Provider ``type = "openai"``: OpenAI Chat Completions and every server that speaks it."""
+"""Provider ``type = "openai"``: OpenAI Chat Completions and every server that speaks it, or the
+Responses API with ``api = "responses"`` (responses.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..blocks import message_events
 from .presets import PRESETS, Preset, get_preset
 from .request import Limits, translate_request
 from .response import error_from_openai, repaired_calls, translate_response
+from .responses import responses_messages, responses_url
 from .stream import OpenAIStreamTranslator
 from .websearch import SearchStream, plan_web_search, search_message, url_citations
 
@@ -29,6 +31,8 @@ class OpenAIProvider(Provider):
         self.preset = get_preset(config.preset, config.options)
         base = (config.base_url or self.preset.base_url).rstrip("/")
         self.url = base if base.endswith("/chat/completions") else base + "/chat/completions"
+        self.api = config.api or self.preset.api
+        self.responses_url = responses_url(base)
 
     def upstream_headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
@@ -43,6 +47,8 @@ class OpenAIProvider(Provider):
         return error_from_openai(status, raw, headers, self.name)
 
     async def messages(self, flow: Flow, body: dict[str, Any], headers: Mapping[str, str]) -> UpstreamResponse:
+        if self.api == "responses":
+            return await responses_messages(self, flow, body, headers)
         model = str(body.get("model") or "")
         requested = flow.requested_model or model
         cap = provider_limits(self.config, model).max_output_tokens  # max_tokens_cap folded in

@@ -44,6 +44,8 @@ class Preset:
     web_search: str = "none"
     #: Models (regex) that can search when ``web_search = "options"``; None: any model.
     search_models: str | None = None
+    #: "chat" (``/chat/completions``) or "responses" (``/responses``); ``api`` in the provider table wins.
+    api: str = "chat"
 
 
 PRESETS: dict[str, Preset] = {
@@ -51,6 +53,10 @@ PRESETS: dict[str, Preset] = {
         "openai", "https://api.openai.com/v1", effort_style="reasoning_effort",
         reasoning_models=r"(^|/)(o\d|gpt-5)", effort_levels=("minimal", "low", "medium", "high"),
         web_search="options", search_models=r"search",
+    ),
+    "openai-responses": Preset(
+        "openai-responses", "https://api.openai.com/v1", reasoning_models=r"(^|/)(o\d|gpt-5|codex)",
+        effort_levels=("minimal", "low", "medium", "high"), api="responses",
     ),
     "openrouter": Preset(
         "openrouter", "https://openrouter.ai/api/v1", echo_reasoning="reasoning", effort_style="openrouter",

@@ -1,0 +1,65 @@
+"""``api = "responses"``: one Anthropic request through OpenAI's ``POST /v1/responses``.
+
+The translation lives in responses_request / responses_response / responses_stream; this is the
+I/O around it, on the same provider object (keys, headers, limits, error mapping) as the Chat path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ...flow import Flow
+from ...limits import provider_limits
+from ..base import UpstreamResponse
+from .responses_request import session_key, translate_responses_request
+from .responses_response import repaired_calls, responses_error, translate_responses_response
+from .responses_stream import ResponsesStreamTranslator
+from .websearch import SearchStream, search_message
+
+if TYPE_CHECKING:
+    from . import OpenAIProvider
+
+
+def responses_url(base: str) -> str:
+    base = base.rstrip("/").removesuffix("/chat/completions")
+    return base if base.endswith("/responses") else base + "/responses"
+
+
+async def responses_messages(
+    provider: OpenAIProvider, flow: Flow, body: dict[str, Any], headers: Mapping[str, str]
+) -> UpstreamResponse:
+    model = str(body.get("model") or "")
+    requested = flow.requested_model or model
+    cap = provider_limits(provider.config, model).max_output_tokens
+    session = session_key(body, headers.get("x-claude-code-session-id") or flow.session_id)
+    translated = translate_responses_request(body, provider.preset, max_output_tokens=cap, session=session,
+                                             note=flow.note)
+    stream = bool(body.get("stream"))
+    response = await provider.send(flow, provider.responses_url, translated.payload, provider.upstream_headers(),
+                                   stream=stream)
+    query = translated.search_query
+    if stream and "text/event-stream" in response.headers.get("content-type", ""):
+        estimate = flow.estimated_input_tokens or (flow.decision.estimated_tokens if flow.decision else None)
+        translator = ResponsesStreamTranslator(
+            requested, names=translated.names, input_tokens=estimate or 0, provider=provider.name, note=flow.note,
+            search=SearchStream(query) if query is not None else None,
+        )
+        return UpstreamResponse(stream=provider.translate_stream(flow, response, translator))
+    if stream:
+        await response.aread()
+        await response.aclose()
+        flow.note("upstream ignored stream: true; its JSON answer is replayed as a stream")
+    data = await provider.read_json(response)
+    if data.get("status") == "failed" or (data.get("error") and not data.get("output")):
+        raise responses_error(data.get("error"), provider.name)
+    message, cited, ran = translate_responses_response(data, model=requested, names=translated.names)
+    if query is not None:
+        search_message(message, cited, ran or query)
+    if repaired := repaired_calls(data):
+        flow.note(f"repaired invalid JSON arguments of {repaired} tool call(s)")
+    if stream:
+        from . import _replay  # the Chat path's replay of a JSON answer as a stream
+
+        return UpstreamResponse(stream=_replay(flow, message))
+    return UpstreamResponse(body=message)

@@ -1,0 +1,346 @@
+"""Anthropic Messages request → OpenAI Responses request (pure), for ``api = "responses"``.
+
+Stateless on purpose (``store: false``): every request carries the whole conversation, so
+fallbacks, restarts and several proxies behind one client all work. The model's reasoning items
+come back as ``reasoning.encrypted_content`` and travel inside the Anthropic thinking block's
+signature (see :mod:`.responses_response`); Claude Code sends thinking blocks back verbatim, so the
+next request can hand them to the model again, in place, with no store on this side to bound or lose.
+The shared Chat pieces (system text, user parts, tool names, effort, user id) are reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...errors import InvalidRequest
+from ..websearch import user_query
+from .presets import Preset, is_reasoning_model
+from .request import (
+    Note,
+    _clamp_effort,
+    _effort,
+    _object,
+    _part,
+    _system_text,
+    stable_user,
+    upstream_tool_name,
+)
+from .responses_response import reasoning_item
+from .websearch import search_tool
+
+MAX_IDENTIFIER = 64  # safety_identifier and prompt_cache_key
+REASONING_INCLUDE = "reasoning.encrypted_content"
+
+
+@dataclass(slots=True)
+class ResponsesRequest:
+    payload: dict[str, Any]
+    names: dict[str, str] = field(default_factory=dict)  # upstream tool name → Anthropic name
+    search_query: str | None = None  # set when this is a web search sub-request
+
+
+def translate_responses_request(
+    body: Mapping[str, Any], preset: Preset, *, max_output_tokens: int | None = None, session: str | None = None,
+    note: Note | None = None,
+) -> ResponsesRequest:
+    note = note or (lambda _text: None)
+    model = str(body.get("model") or "")
+    reasoning_model = is_reasoning_model(preset, model)
+    out = ResponsesRequest(payload={"model": model})
+    p = out.payload
+    instructions = _system_text(body.get("system"), note)
+    if instructions:
+        p["instructions"] = instructions
+    p["input"] = _input(body.get("messages") or [], note)
+
+    search = search_tool(dict(body))
+    tools, out.names = _tools([t for t in body.get("tools") or [] if t is not search], note)
+    if search is not None:
+        out.search_query = user_query(dict(body))
+        tools.append(_web_search(search, note))
+    if tools:
+        p["tools"] = tools
+        choice = _tool_choice(body.get("tool_choice"), {t.get("name") for t in tools}, note)
+        if choice is not None and search is None:
+            p["tool_choice"] = choice
+        if _object(body, "tool_choice").get("disable_parallel_tool_use"):
+            p["parallel_tool_calls"] = False
+
+    max_tokens = body.get("max_tokens")
+    if isinstance(max_tokens, int):
+        if max_output_tokens and max_tokens > max_output_tokens:
+            note(f"max_tokens clamped {max_tokens} → {max_output_tokens}")
+            max_tokens = max_output_tokens
+        p["max_output_tokens"] = max_tokens
+    for key in ("temperature", "top_p"):
+        if body.get(key) is not None:
+            if reasoning_model:
+                note(f"{key} dropped: {model} takes only the default")
+            else:
+                p[key] = body[key]
+    if body.get("stop_sequences"):
+        note("stop_sequences dropped: the Responses API has no stop parameter")
+
+    effort = _effort(dict(body))
+    if effort and (preset.reasoning_models is None or reasoning_model):
+        p["reasoning"] = {"effort": _clamp_effort(effort, preset.effort_levels), "summary": "auto"}
+    p["store"] = False
+    if "reasoning" in p or reasoning_model:
+        p["include"] = [REASONING_INCLUDE]
+
+    user = _object(body, "metadata").get("user_id")
+    if preset.send_user and isinstance(user, str) and user:
+        p["safety_identifier"] = _identifier(stable_user(user))
+    if session:
+        p["prompt_cache_key"] = _identifier(session)
+
+    fmt = _object(body, "output_config").get("format") or body.get("output_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
+        p["text"] = {"format": {"type": "json_schema", "name": "structured_output", "schema": fmt["schema"],
+                                "strict": False}}
+    if body.get("safeguards"):
+        note("safeguards dropped: no classifier on this provider")
+    if body.get("stream"):
+        p["stream"] = True
+    return out
+
+
+def _identifier(value: str) -> str:
+    """OpenAI caps these ids at 64 characters: longer ones become a stable hash."""
+    return value if len(value) <= MAX_IDENTIFIER else "ccm_" + hashlib.sha256(value.encode()).hexdigest()[:40]
+
+
+def session_key(body: Mapping[str, Any], session_header: str | None) -> str | None:
+    """What stays the same for a whole conversation: Claude Code's session id header, else the
+    session part of ``metadata.user_id``. None when neither is there (no cache key is better
+    than one that changes every turn)."""
+    if session_header:
+        return "ccm-" + session_header
+    user = _object(dict(body), "metadata").get("user_id")
+    if isinstance(user, str) and user:
+        try:
+            parsed = json.loads(user)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and isinstance(parsed.get("session_id"), str):
+            return "ccm-" + parsed["session_id"]
+        _, marker, tail = user.partition("_session_")
+        if marker and tail:
+            return "ccm-" + tail
+    return None
+
+
+# -- tools ---------------------------------------------------------------------------------------
+def _tools(tools: list[Any], note: Note) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    out, names = [], {}
+    for tool in tools:
+        if not isinstance(tool, dict):
+            continue
+        kind = tool.get("type")
+        if kind not in (None, "custom"):
+            note(f"server tool {tool.get('name') or kind} ({kind}) not sent: the target cannot run it")
+            continue
+        name = str(tool.get("name") or "")
+        short = upstream_tool_name(name)
+        if short != name:
+            names[short] = name
+        schema = dict(tool.get("input_schema") or {})
+        schema.pop("$schema", None)
+        schema.setdefault("type", "object")
+        if schema["type"] == "object":
+            schema.setdefault("properties", {})
+        fn: dict[str, Any] = {"type": "function", "name": short, "parameters": schema, "strict": strict_ok(schema)}
+        if tool.get("description"):
+            fn["description"] = tool["description"]
+        out.append(fn)
+    return out, names
+
+
+def strict_ok(schema: Any) -> bool:
+    """Whether strict mode would accept this schema unchanged: every object closed
+    (``additionalProperties: false``) with all its properties required. Strict mode on a schema
+    with optional properties would force the model to invent values for them."""
+    if isinstance(schema, list):
+        return all(strict_ok(s) for s in schema)
+    if not isinstance(schema, dict):
+        return True
+    if schema.get("type") == "object" or "properties" in schema:
+        props = schema.get("properties") or {}
+        if schema.get("additionalProperties") is not False or set(schema.get("required") or []) != set(props):
+            return False
+    children = [*(schema.get("properties") or {}).values(), *(schema.get("$defs") or {}).values(),
+                schema.get("items"), *(schema.get("anyOf") or [])]
+    return all(strict_ok(child) for child in children if child is not None)
+
+
+def _tool_choice(choice: Any, sent: set[Any], note: Note) -> Any:
+    if not isinstance(choice, dict):
+        return None
+    kind = choice.get("type")
+    if kind == "any":
+        return "required"
+    if kind == "none":
+        return "none"
+    if kind == "tool" and choice.get("name"):
+        short = upstream_tool_name(choice["name"])
+        if short not in sent:
+            note(f"tool_choice {choice['name']} is not a function tool here: left to the model")
+            return "auto"
+        return {"type": "function", "name": short}
+    return "auto"
+
+
+def _web_search(tool: Mapping[str, Any], note: Note) -> dict[str, Any]:
+    """The Anthropic ``web_search_*`` server tool → the built-in ``web_search`` tool."""
+    out: dict[str, Any] = {"type": "web_search"}
+    where = tool.get("user_location")
+    if isinstance(where, dict):
+        approx = {k: where[k] for k in ("country", "city", "region", "timezone") if isinstance(where.get(k), str)}
+        if approx:
+            out["user_location"] = {"type": "approximate", **approx}
+    allowed = tool.get("allowed_domains")
+    if isinstance(allowed, list) and allowed:
+        out["filters"] = {"allowed_domains": [str(d) for d in allowed]}
+    if tool.get("blocked_domains"):
+        note("web search blocked_domains not enforced: the Responses web_search tool has no such filter")
+    note("web search via the built-in web_search tool")
+    return out
+
+
+# -- input items ---------------------------------------------------------------------------------
+def _content_part(part: dict[str, Any]) -> dict[str, Any]:
+    """A Chat content part (from the shared ``_part``) → a Responses input part."""
+    if part["type"] == "image_url":
+        return {"type": "input_image", "image_url": part["image_url"]["url"], "detail": "auto"}
+    return {"type": "input_text", "text": part["text"]}
+
+
+def _input_part(block: dict[str, Any], note: Note) -> dict[str, Any] | None:
+    source = block.get("source") if isinstance(block.get("source"), dict) else {}
+    if block.get("type") == "document" and source.get("type") == "base64" and source.get("media_type") == "application/pdf":
+        name = str(block.get("title") or "document.pdf")
+        return {"type": "input_file", "filename": name, "file_data": f"data:application/pdf;base64,{source.get('data')}"}
+    part = _part(block, note)
+    return _content_part(part) if part is not None else None
+
+
+def _input(messages: list[Any], note: Note) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    dropped = 0
+    for msg in messages:
+        if not isinstance(msg, dict):
+            raise InvalidRequest("messages: each message must be an object")
+        role, content = msg.get("role"), msg.get("content")
+        if role == "system":
+            text = _system_text(content, note)
+            if text:
+                items.append({"type": "message", "role": "developer", "content": [{"type": "input_text", "text": text}]})
+        elif role == "user":
+            items.extend(_user(content, note))
+        elif role == "assistant":
+            assistant, lost = _assistant(content)
+            items.extend(assistant)
+            dropped += lost
+        else:
+            raise InvalidRequest(f"messages: unsupported role {role!r}")
+    if dropped:
+        note(f"dropped {dropped} thinking block(s) this provider did not make")
+    _check_calls(items, note)
+    return items
+
+
+def _user(content: Any, note: Note) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": content}]}] if content else []
+    outputs: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
+    for block in content or []:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "tool_result":
+            outputs.append(_tool_output(block, note))
+        elif (part := _input_part(block, note)) is not None:
+            parts.append(part)
+    if parts:
+        outputs.append({"type": "message", "role": "user", "content": parts})
+    return outputs
+
+
+def _tool_output(block: dict[str, Any], note: Note) -> dict[str, Any]:
+    content = block.get("content")
+    parts = [{"type": "input_text", "text": content}] if isinstance(content, str) else []
+    for item in content if isinstance(content, list) else []:
+        if isinstance(item, dict) and (part := _input_part(item, note)) is not None:
+            parts.append(part)
+    error = bool(block.get("is_error"))
+    output: Any
+    if all(p["type"] == "input_text" for p in parts):
+        text = "\n".join(p["text"] for p in parts)
+        output = (f"Error: {text}" if text else "Error") if error else text
+    else:
+        output = ([{"type": "input_text", "text": "Error:"}] if error else []) + parts
+    return {"type": "function_call_output", "call_id": str(block.get("tool_use_id") or ""), "output": output}
+
+
+def _assistant(content: Any) -> tuple[list[dict[str, Any]], int]:
+    """Assistant turn → reasoning, message and function_call items in their original order."""
+    if isinstance(content, str):
+        return ([_assistant_text(content)] if content else []), 0
+    items: list[dict[str, Any]] = []
+    dropped = 0
+    for block in content or []:
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text" and block.get("text"):
+            if items and items[-1].get("role") == "assistant":
+                items[-1]["content"].append({"type": "output_text", "text": block["text"]})
+            else:
+                items.append(_assistant_text(block["text"]))
+        elif kind == "tool_use":
+            items.append({"type": "function_call", "call_id": str(block.get("id") or ""),
+                          "name": upstream_tool_name(str(block.get("name") or "")),
+                          "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False)})
+        elif kind in ("thinking", "redacted_thinking"):
+            item = reasoning_item(block)
+            if item is None:
+                dropped += 1
+            else:
+                items.append(item)
+    return items, dropped
+
+
+def _assistant_text(text: str) -> dict[str, Any]:
+    return {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}
+
+
+def _check_calls(items: list[dict[str, Any]], note: Note) -> None:
+    """Every function_call_output answers an earlier call; a call left unanswered before the
+    conversation moves on gets a placeholder output (the API rejects a call without one)."""
+    called: dict[str, int] = {}
+    answered: set[str] = set()
+    for i, item in enumerate(items):
+        if item.get("type") == "function_call":
+            called[item["call_id"]] = i
+        elif item.get("type") == "function_call_output":
+            if item["call_id"] not in called:
+                raise InvalidRequest(
+                    f"messages: tool_result for {item['call_id']!r} has no matching tool_use in the previous assistant turn"
+                )
+            answered.add(item["call_id"])
+    missing = 0
+    for cid, i in sorted(called.items(), key=lambda kv: kv[1], reverse=True):
+        if cid in answered:
+            continue
+        j = i + 1
+        while j < len(items) and items[j].get("type") in ("function_call", "function_call_output"):
+            j += 1
+        if j < len(items):  # the conversation went on without this call's result
+            items.insert(j, {"type": "function_call_output", "call_id": cid, "output": "(no result: the call was interrupted)"})
+            missing += 1
+    if missing:
+        note(f"{missing} unanswered tool call(s) given a placeholder result")
