@@ -141,7 +141,8 @@ def translate_responses_response(
         if kind == "reasoning":
             if (block := reasoning_block(item)) is not None:
                 content.append(block)
-        elif kind == "message":
+        elif kind == "message":  # one text block per message item, as in the stream
+            fresh = True
             for part in item.get("content") or []:
                 if not isinstance(part, dict):
                     continue
@@ -149,8 +150,9 @@ def translate_responses_response(
                 if not isinstance(text, str) or not text:
                     continue
                 refused = refused or part.get("type") == "refusal"
-                if not content or content[-1]["type"] != "text":
+                if fresh:
                     content.append({"type": "text", "text": ""})
+                    fresh = False
                 offset = len(content[-1]["text"])
                 cited.extend(c for a in part.get("annotations") or [] if (c := url_citation(a, offset)))
                 content[-1]["text"] += text
