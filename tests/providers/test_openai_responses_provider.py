@@ -11,7 +11,7 @@ import anthropic
 import pytest
 
 from ccm_tui.config import ConfigError, parse_config
-from ccm_tui.providers.openai.responses_response import decode_reasoning
+from ccm_tui.providers.openai.responses_response import decode_reasoning, encode_reasoning
 from tests.fakes.openai_server import Reply
 from tests.fakes.responses_server import (
     EventReply,
@@ -148,3 +148,17 @@ default = "o,gpt-5.1"
 
     provider = build_provider(config.providers["o"])
     assert provider.api == "responses" and provider.responses_url == "https://api.openai.com/v1/responses"
+    plain = build_provider(responses_config("http://127.0.0.1:1/v1").providers["oai"])
+    assert plain.preset.name == "openai-responses", "api = responses alone brings OpenAI's Responses quirks"
+    assert plain.responses_url == "http://127.0.0.1:1/v1/responses"
+
+
+def test_anthropic_route_drops_responses_reasoning_after_a_route_switch() -> None:
+    from ccm_tui.providers.anthropic import drop_foreign_thinking
+
+    ours = {"type": "redacted_thinking", "data": encode_reasoning({"id": "rs_1", "encrypted_content": "E"})}
+    theirs = {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT"}
+    body = {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": [
+        ours, theirs, {"type": "text", "text": "y"}]}]}
+    out, dropped = drop_foreign_thinking(body)
+    assert dropped == 1 and out["messages"][1]["content"] == [theirs, {"type": "text", "text": "y"}]

@@ -32,6 +32,8 @@ class OpenAIProvider(Provider):
         base = (config.base_url or self.preset.base_url).rstrip("/")
         self.url = base if base.endswith("/chat/completions") else base + "/chat/completions"
         self.api = config.api or self.preset.api
+        if self.api == "responses" and config.preset is None:  # OpenAI's Responses quirks, any base_url
+            self.preset = get_preset("openai-responses", config.options)
         self.responses_url = responses_url(base)
 
     def upstream_headers(self) -> dict[str, str]:
