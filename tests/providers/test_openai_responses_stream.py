@@ -199,3 +199,17 @@ def test_property_byte_splits_agree_with_json(answer: list[tuple], cuts: list[in
         i, k = i + size, k + 1
     events += t.finish()
     assert strip_id(assemble(events)) == strip_id(non_stream(output))
+
+
+def test_interleaved_parallel_calls_are_attributed_by_output_index() -> None:
+    a, b = json.dumps({"command": "sleep 1"}), json.dumps({"command": "echo B"})
+    calls = [function_call("Bash", a, "call_A", "fc_A"), function_call("Bash", b, "call_B", "fc_B")]
+    events = stream_events(calls, USAGE, piece=4)
+    head, tail = events[:2], events[-1:]
+    per_call = [[e for e in events[2:-1] if e.get("output_index") == n] for n in (0, 1)]
+    mixed = [e for pair in zip(per_call[0], per_call[1], strict=False) for e in pair]
+    longest = max(per_call, key=len)
+    mixed += longest[len(min(per_call, key=len)):]
+    final = assemble(run([*head, *mixed, *tail]))
+    assert [(b["id"], b["input"]) for b in final["content"]] == [("call_A", json.loads(a)), ("call_B", json.loads(b))]
+    assert final["stop_reason"] == "tool_use"

@@ -55,6 +55,7 @@ class ResponsesStreamTranslator:
         self._thinking_sep = False  # a new summary part starts: separate it from the last one
         self._args: list[str] = []  # the open tool call's arguments so far
         self._tool = ""  # the open tool call's name
+        self._waiting: dict[Any, dict[str, Any]] = {}  # output_index → a call announced while another streamed
         self._item_text = False  # the current message item sent text as deltas
         self._part_offset = 0  # where the current output_text part starts in a held search answer
         self._refused = False
@@ -74,7 +75,7 @@ class ResponsesStreamTranslator:
         if not self._started:
             self._start()
         if kind == "response.output_item.added":
-            self._item_added(event.get("item") or {})
+            self._item_added(event.get("item") or {}, event.get("output_index"))
         elif kind in _THINKING_DELTAS:
             self._thinking(str(event.get("delta") or ""))
         elif kind == "response.reasoning_summary_part.added":
@@ -89,12 +90,18 @@ class ResponsesStreamTranslator:
         elif kind == "response.refusal.delta":
             self._refused = True
             self._text(str(event.get("delta") or ""), held=False)
-        elif kind == "response.function_call_arguments.delta" and self._open == "tool":
-            self._arguments(str(event.get("delta") or ""))
-        elif kind == "response.function_call_arguments.done" and self._open == "tool" and not self._args:
-            self._arguments(str(event.get("arguments") or ""), whole=True)
+        elif kind == "response.function_call_arguments.delta":
+            if (waiting := self._waiting.get(event.get("output_index"))) is not None:
+                waiting["args"].append(str(event.get("delta") or ""))
+            elif self._open == "tool":
+                self._arguments(str(event.get("delta") or ""))
+        elif kind == "response.function_call_arguments.done":
+            if (waiting := self._waiting.get(event.get("output_index"))) is not None:
+                waiting["args"] = [str(event.get("arguments") or "")]
+            elif self._open == "tool" and not self._args:
+                self._arguments(str(event.get("arguments") or ""), whole=True)
         elif kind == "response.output_item.done":
-            self._item_done(event.get("item") or {})
+            self._item_done(event.get("item") or {}, event.get("output_index"))
         elif kind in _ENDS:
             self._end(event.get("response") or {})
         return self._ev
@@ -107,9 +114,11 @@ class ResponsesStreamTranslator:
         raise UpstreamUnavailable("upstream stream ended before response.completed (connection cut short?)")
 
     # -- items -------------------------------------------------------------------------------
-    def _item_added(self, item: Mapping[str, Any]) -> None:
+    def _item_added(self, item: Mapping[str, Any], at: Any) -> None:
         kind = item.get("type")
-        if kind == "function_call":
+        if kind == "function_call" and self._open == "tool" and at is not None:
+            self._waiting[at] = {"item": dict(item), "args": [], "done": False}  # parallel: goes out after
+        elif kind == "function_call":
             self._leave()
             name = str(item.get("name") or "") or "unknown_tool"
             self._tool = self.names.get(name, name)
@@ -120,8 +129,15 @@ class ResponsesStreamTranslator:
             self._leave()
             self._item_text = False
 
-    def _item_done(self, item: Mapping[str, Any]) -> None:
+    def _item_done(self, item: Mapping[str, Any], at: Any) -> None:
         kind = item.get("type")
+        if kind == "function_call" and at in self._waiting:
+            waiting = self._waiting[at]
+            waiting["item"].update(item)
+            waiting["done"] = True
+            if self._open != "tool":
+                self._flush_waiting()
+            return
         if kind == "reasoning":
             if self._open == "thinking":
                 signature = encode_reasoning(item) if isinstance(item.get("encrypted_content"), str) else REASONING_PREFIX
@@ -135,14 +151,10 @@ class ResponsesStreamTranslator:
                 if not self._args and item.get("arguments"):
                     self._arguments(str(item["arguments"]), whole=True)
                 self._close_tool()
+                self._flush_waiting(finished_only=True)
             else:  # announced only now: one whole block
                 self._leave()
-                name = str(item.get("name") or "") or "unknown_tool"
-                name = self.names.get(name, name)
-                args, _ = parse_arguments(item.get("arguments"), name)
-                self._whole({"type": "tool_use", "id": tool_id(item.get("call_id") or item.get("id")),
-                             "name": name, "input": args})
-                self._had_tool = True
+                self._whole_call(item, None)
         elif kind == "message":
             if not self._item_text:  # servers that send the text only with the finished item
                 for part in item.get("content") or []:
@@ -160,6 +172,26 @@ class ResponsesStreamTranslator:
                 self._close()
         elif kind == "web_search_call" and self._search is not None:
             self._search.query = search_query(item) or self._search.query
+
+    def _whole_call(self, item: Mapping[str, Any], args: str | None) -> None:
+        name = str(item.get("name") or "") or "unknown_tool"
+        name = self.names.get(name, name)
+        value, repaired = parse_arguments(args if args else item.get("arguments"), name)
+        if repaired:
+            self.note(f"repaired invalid JSON arguments of {name}")
+        self._whole({"type": "tool_use", "id": tool_id(item.get("call_id") or item.get("id")), "name": name,
+                     "input": value})
+        self._had_tool = True
+
+    def _flush_waiting(self, finished_only: bool = False) -> None:
+        """Calls announced while another streamed, one whole block each, in upstream order."""
+        for at in list(self._waiting):  # announcement order
+            waiting = self._waiting[at]
+            if finished_only and not waiting["done"]:
+                continue
+            self._leave()
+            self._whole_call(waiting["item"], "".join(waiting["args"]))
+            del self._waiting[at]
 
     def _thinking(self, text: str) -> None:
         if not text:
@@ -269,6 +301,7 @@ class ResponsesStreamTranslator:
 
     def _end(self, response: Mapping[str, Any]) -> None:
         self._leave()
+        self._flush_waiting()
         if isinstance(response.get("usage"), dict):
             usage: dict[str, Any] = responses_usage(response["usage"])
         else:
