@@ -19,7 +19,7 @@ from ccm_tui.providers.openai.responses_response import (
     translate_responses_response,
 )
 from ccm_tui.providers.openai.responses_stream import ResponsesStreamTranslator
-from ccm_tui.providers.openai.websearch import SearchStream
+from ccm_tui.providers.openai.websearch import SearchStream, search_message
 from ccm_tui.sse import SSEDecoder
 from tests.fakes.openai_server import assemble
 from tests.fakes.responses_server import (
@@ -162,6 +162,11 @@ def test_web_search_answer_blocks_and_citations() -> None:
     assert streamed["content"][1]["content"][0]["url"] == "https://ex.org/paris"
     assert streamed["content"][2]["text"] == "Paris" and streamed["content"][2]["citations"][0]["cited_text"] == "Paris"
     assert streamed["usage"]["server_tool_use"] == {"web_search_requests": 1}
+    plain, cited, ran = translate_responses_response(response(output, USAGE), model="claude-x")
+    search_message(plain, cited, ran or "what is the capital")
+    same = ("type", "text", "citations", "input")
+    assert [{k: b.get(k) for k in same} for b in plain["content"]] == [{k: b.get(k) for k in same}
+                                                                       for b in streamed["content"]]
 
 
 # -- property: any byte split of the wire gives the JSON answer ---------------------------------
