@@ -7,6 +7,9 @@ import logging
 import os
 import shutil
 import sys
+from pathlib import Path
+
+import platformdirs
 
 from ..config import ConfigError, load_config
 from ..events import EventBus
@@ -18,11 +21,20 @@ _CHILD_DROP = ("TMUX", "TMUX_PANE", "TERM_PROGRAM", "TERM_PROGRAM_VERSION", "ANT
                "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN")
 
 
+def user_claude() -> Path:
+    """Where the README's set-up command installs claude for this user when none is on PATH."""
+    return Path(platformdirs.user_data_dir("ccm-tui")) / "claude-cli" / "node_modules" / ".bin" / "claude"
+
+
 def resolve_claude(explicit: str | None) -> str | None:
-    candidate = explicit or os.environ.get("CCM_CLAUDE_BIN") or "claude"
-    if os.sep in candidate:
-        return candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else None
-    return shutil.which(candidate)
+    """--claude-bin, else $CCM_CLAUDE_BIN, else `claude` on PATH, else the per-user install."""
+    candidate = explicit or os.environ.get("CCM_CLAUDE_BIN")
+    if candidate is None:
+        found = shutil.which("claude")
+        candidate = found or str(user_claude())
+    elif os.sep not in candidate:
+        return shutil.which(candidate)
+    return candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else None
 
 
 def child_env(proxy_env: dict[str, str], embed: bool) -> dict[str, str]:
@@ -38,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     if claude is None:
         name = args.claude_bin or os.environ.get("CCM_CLAUDE_BIN") or "claude"
         print(f"ccm-tui: cannot find the claude executable {name!r}.\n"
-              "Install Claude Code (npm install -g @anthropic-ai/claude-code), or point --claude-bin "
+              f"Install Claude Code (npm install --prefix {user_claude().parents[2]} @anthropic-ai/claude-code), "
+              "or point --claude-bin "
               "or $CCM_CLAUDE_BIN at it. `ccm-tui serve` runs the proxy alone.", file=sys.stderr)
         return 127
     try:
