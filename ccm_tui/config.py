@@ -85,6 +85,7 @@ class ProviderConfig:
     limits: dict[str, ModelLimits] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # provider-specific extras
     api: str | None = None  # type = "openai": "chat" or "responses" (None: the preset's)
+    key_vars: tuple[str, ...] = ()  # environment variables the key and headers are read from
 
 
 @dataclass(slots=True)
@@ -186,6 +187,7 @@ def embedded_default() -> Config:
         type="anthropic",
         base_url=os.environ.get("CCM_ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
         api_key=Secret(key) if key else None,
+        key_vars=("ANTHROPIC_API_KEY",),
     )
     return Config(providers={"anthropic": provider}, embedded_default=True)
 
@@ -222,6 +224,11 @@ def parse_config(text: str, *, env: Any = None, source: str = "config") -> Confi
     cfg = build_config(doc.unwrap(), text, os.environ if env is None else env, source)
     cfg.document = doc
     return cfg
+
+
+def referenced_vars(value: str) -> list[str]:
+    """Names of the ``$VAR``/``${VAR}`` references in ``value``."""
+    return [braced or bare for braced, bare in _VAR.findall(value)]
 
 
 def resolve_vars(value: str, env: Any, key: str) -> str:

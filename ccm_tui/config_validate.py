@@ -19,6 +19,7 @@ from .config import (
     RouterConfig,
     ServerConfig,
     parse_target,
+    referenced_vars,
     resolve_vars,
 )
 from .router_rules import rule_problems
@@ -57,6 +58,12 @@ def line_of(text: str, path: tuple[str, ...]) -> int | None:
         if current == want and key_re.match(line):
             return number
     return header_line
+
+
+def _key_vars(api_key: Any, headers: dict) -> tuple[str, ...]:
+    """The environment variables a provider's key and headers are read from."""
+    raw = [api_key, *headers.values()]
+    return tuple(dict.fromkeys(name for v in raw if isinstance(v, str) for name in referenced_vars(v)))
 
 
 class _Builder:
@@ -184,6 +191,7 @@ class _Builder:
             limits=self.limits(data.get("limits", {}), (*base, "limits")),
             options=dict(self.table(data, (*base, "options"))),
             api=api,
+            key_vars=_key_vars(data.get("api_key"), headers),
         )
 
     def limits(self, data: Any, path: tuple[str, ...]) -> dict[str, ModelLimits]:

@@ -11,14 +11,10 @@ from pathlib import Path
 
 import platformdirs
 
+from ..claude_env import claude_env
 from ..config import ConfigError, load_config
 from ..events import EventBus
 from ..logs import setup_file_logging
-
-#: Variables the child must not inherit: claude changes behaviour inside tmux / other terminals,
-#: and a real key in ANTHROPIC_API_KEY would compete with the proxy token.
-_CHILD_DROP = ("TMUX", "TMUX_PANE", "TERM_PROGRAM", "TERM_PROGRAM_VERSION", "ANTHROPIC_API_KEY",
-               "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN")
 
 
 def user_claude() -> Path:
@@ -35,14 +31,6 @@ def resolve_claude(explicit: str | None) -> str | None:
     elif os.sep not in candidate:
         return shutil.which(candidate)
     return candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else None
-
-
-def child_env(proxy_env: dict[str, str], embed: bool) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _CHILD_DROP}
-    if embed:
-        env.update(TERM="xterm-256color", COLORTERM="truecolor")
-    env.update(proxy_env)
-    return env
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"ccm-tui: {exc} (details in {log_path})", file=sys.stderr)
         return 1
     embed = not args.no_embed
-    app = CcmApp(server, [claude, *args.claude_args], child_env(server.child_env(), embed),
+    env = claude_env(config, server.child_env(), embedded=embed)
+    app = CcmApp(server, [claude, *args.claude_args], env,
                  claude_cwd=os.getcwd(), embed=embed, keep_open=args.keep_open, log_path=log_path)
     history = open_history(config.history, bus, server.redactor)
     try:

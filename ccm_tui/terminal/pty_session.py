@@ -18,28 +18,28 @@ import struct
 import termios
 from collections.abc import Callable, Mapping
 
-#: Variables that make claude think it runs in another terminal (tmux, iTerm, VS Code...).
-STRIPPED_ENV = ("TMUX", "TMUX_PANE", "TERM_PROGRAM", "TERM_PROGRAM_VERSION", "TERMINAL_EMULATOR")
-
 _READ_SIZE = 65536
 MAX_PENDING_INPUT = 1 << 20  # a paste bigger than 1 MiB into a child that does not read is dropped
 _ioctl = fcntl.ioctl
 _TIOCSCTTY = termios.TIOCSCTTY
 
 
-def _make_controlling_tty() -> None:  # runs in the child between fork and exec: no imports here
+#: Dispositions a parent may have set to SIG_IGN (``nohup``, a background job, Python's own SIGPIPE)
+#: that survive exec: the child must get ctrl+C, hang-ups and broken pipes like any program.
+RESET_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGPIPE, signal.SIGTERM)
+_signal, _SIG_DFL, _sigmask, _SIG_SETMASK = signal.signal, signal.SIG_DFL, signal.pthread_sigmask, signal.SIG_SETMASK
+
+
+def restore_default_signals() -> None:  # runs in the child between fork and exec: no imports here
+    """Default dispositions and an empty signal mask, whatever the parent had."""
+    for sig in RESET_SIGNALS:
+        _signal(sig, _SIG_DFL)
+    _sigmask(_SIG_SETMASK, ())
+
+
+def _start_terminal_child() -> None:  # between fork and exec, like the above
+    restore_default_signals()
     _ioctl(0, _TIOCSCTTY, 0)
-
-
-def child_env(env: Mapping[str, str] | None, inherit: bool = True) -> dict[str, str]:
-    """The environment a child sees: ``env`` over ``os.environ`` (when ``inherit``), terminal vars fixed."""
-    out = dict(os.environ) if inherit else {}
-    out.update(env or {})
-    for name in STRIPPED_ENV:
-        out.pop(name, None)
-    out["TERM"] = "xterm-256color"
-    out["COLORTERM"] = "truecolor"
-    return out
 
 
 def set_winsize(fd: int, columns: int, lines: int) -> None:
@@ -47,7 +47,10 @@ def set_winsize(fd: int, columns: int, lines: int) -> None:
 
 
 class PtySession:
-    """Spawn ``argv`` on a new PTY. Call :meth:`start` from the loop that should do the reading."""
+    """Spawn ``argv`` on a new PTY. Call :meth:`start` from the loop that should do the reading.
+
+    ``env`` is the child's whole environment (``None``: this process's).
+    """
 
     def __init__(
         self,
@@ -59,12 +62,11 @@ class PtySession:
         lines: int = 24,
         on_output: Callable[[bytes], None] | None = None,
         on_exit: Callable[[int], None] | None = None,
-        inherit_env: bool = True,
     ) -> None:
         if not argv:
             raise ValueError("argv is empty")
         self.argv = list(argv)
-        self.env = child_env(env, inherit_env)
+        self.env = None if env is None else dict(env)
         self.cwd = cwd
         self.columns, self.lines = columns, lines
         self.on_output = on_output
@@ -94,7 +96,7 @@ class PtySession:
                 stdin=slave, stdout=slave, stderr=slave,
                 env=self.env, cwd=self.cwd,
                 start_new_session=True,
-                preexec_fn=_make_controlling_tty,
+                preexec_fn=_start_terminal_child,
                 close_fds=True,
             )
         except BaseException:

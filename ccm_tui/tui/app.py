@@ -31,6 +31,7 @@ from ..flow import Flow
 from ..proxy import budget
 from ..proxy.server import ProxyServer
 from ..stats import DEFAULT_HISTORY, FlowStore
+from ..terminal.pty_session import restore_default_signals
 from . import actions
 from .panes.providers import ProvidersPane
 from .panes.requests import RequestsPane, RequestsTable
@@ -254,7 +255,8 @@ class CcmApp(App[int], inherit_bindings=False):
     async def _spawn_and_wait(self) -> int:
         assert self.claude_argv is not None
         try:
-            proc = await asyncio.create_subprocess_exec(*self.claude_argv, env=self.claude_env, cwd=self.claude_cwd)
+            proc = await asyncio.create_subprocess_exec(*self.claude_argv, env=self.claude_env, cwd=self.claude_cwd,
+                                                        preexec_fn=restore_default_signals)
         except OSError as exc:
             self.notify(f"could not start claude: {exc}", severity="error", markup=False)
             return 127

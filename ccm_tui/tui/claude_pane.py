@@ -47,7 +47,7 @@ def cell_style(attrs: Attrs, base: Style) -> Style:
 class ClaudePane(Widget, can_focus=True):
     """Runs ``argv`` in a pseudo-terminal and shows it. Starts the child on mount.
 
-    ``env`` is laid over ``os.environ`` (TERM/COLORTERM are set, TMUX/TERM_PROGRAM removed).
+    ``env`` is the child's whole environment (:func:`ccm_tui.claude_env.claude_env` builds claude's).
     Keys in ``passthrough_keys`` are not sent to the child: they bubble to the app's bindings.
     Once the child exited, its last screen stays and the bottom line says so (plus ``exit_hint``).
     """

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ccm_tui.commands.tui import child_env
+from ccm_tui.claude_env import claude_env
 from ccm_tui.config import load_config
 from ccm_tui.events import EventBus
 from ccm_tui.proxy.server import ProxyServer
@@ -83,7 +83,7 @@ async def test_real_claude_in_the_pane(claude: str, tmp_path: Path, monkeypatch:
         "hasCompletedOnboarding": True, "theme": "dark",
         "projects": {str(project.resolve()): {"hasTrustDialogAccepted": True}},
     }))
-    monkeypatch.setenv("HOME", str(home))  # child_env() passes the environment on, like `ccm-tui` does
+    monkeypatch.setenv("HOME", str(home))  # claude_env() passes the environment on, like `ccm-tui` does
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("UPSTREAM_KEY", CANARY_KEY)
     monkeypatch.setenv("CLAUDE_CODE_MAX_RETRIES", "1")
@@ -93,10 +93,11 @@ async def test_real_claude_in_the_pane(claude: str, tmp_path: Path, monkeypatch:
     fake.default = Reply(text=ANSWER)
     with run_asgi(fake.app) as upstream:
         config_path.write_text(CONFIG.format(url=upstream, routed=ROUTED))
-        server = ProxyServer(load_config(config_path), EventBus(), host="127.0.0.1", port=0)
+        config = load_config(config_path)
+        server = ProxyServer(config, EventBus(), host="127.0.0.1", port=0)
         server.start_in_thread()
         try:
-            app = CcmApp(server, [claude], child_env(server.child_env(), True), claude_cwd=str(project),
+            app = CcmApp(server, [claude], claude_env(config, server.child_env(), embedded=True), claude_cwd=str(project),
                          embed=True, exit_grace=0)
             async with app.run_test(size=(160, 45)) as pilot:
                 pane = app.screen.query_one(ClaudePane)

@@ -3,7 +3,8 @@
 
 ``fake_claude.py [--model M] [--requests N] [--exit CODE] [--interactive]`` sends N requests (streamed),
 printing what came back, then (with --interactive) sends one request per line typed on stdin until
-``exit``/EOF. Standard library only, so it runs under any Python.
+``exit``/EOF. ``--dump-env FILE`` first writes its environment and signal masks there (JSON).
+Standard library only, so it runs under any Python.
 """
 
 from __future__ import annotations
@@ -41,13 +42,26 @@ def ask(prompt: str, model: str, stream: bool = True) -> str:
         return f"HTTP {exc.code}: {exc.read().decode(errors='replace')}"
 
 
+def dump_env(path: str) -> None:
+    """``{"env": {...}, "SigIgn": int, "SigBlk": int}``: what this process inherited."""
+    with open("/proc/self/status") as status:
+        fields = dict(line.split(":", 1) for line in status if ":" in line)
+    masks = {name: int(fields[name].strip(), 16) for name in ("SigIgn", "SigBlk")}
+    with open(path + ".tmp", "w") as out:
+        json.dump({"env": dict(os.environ), **masks}, out)
+    os.replace(path + ".tmp", path)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="claude-sonnet-4-5")
     parser.add_argument("--requests", type=int, default=1)
     parser.add_argument("--exit", type=int, default=0, dest="code")
     parser.add_argument("--interactive", action="store_true")
+    parser.add_argument("--dump-env", metavar="FILE")
     args, _ = parser.parse_known_args()
+    if args.dump_env:
+        dump_env(args.dump_env)
     print(f"fake-claude ready, proxy {os.environ.get('ANTHROPIC_BASE_URL')}", flush=True)
     for i in range(args.requests):
         print(f"answer {i + 1}: {ask(f'question {i + 1}', args.model)}", flush=True)

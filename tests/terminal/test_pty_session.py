@@ -2,11 +2,13 @@
 
 import asyncio
 import os
+import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 
-from ccm_tui.terminal.pty_session import PtySession, child_env
+from ccm_tui.terminal.pty_session import RESET_SIGNALS, PtySession
 
 
 async def wait_for(predicate, timeout=5.0):
@@ -27,6 +29,21 @@ class Capture:
     @property
     def text(self):
         return self.data.decode(errors="replace")
+
+
+@pytest.fixture(params=["default", "nohup"])
+def parent_signals(request) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Run a test as started normally, and again as under ``nohup`` / as a background job:
+    SIGHUP and SIGINT ignored in this process (dispositions a child inherits through exec)."""
+    if request.param == "default":
+        yield request.param
+        return
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGHUP, signal.SIGINT)}
+    try:
+        yield request.param
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 async def spawn(script, **kw):
@@ -51,7 +68,7 @@ async def test_input_is_forwarded():
     assert "got:abc" in out.text
 
 
-async def test_ctrl_c_interrupts_foreground_job():
+async def test_ctrl_c_interrupts_foreground_job(parent_signals):
     # sh waits on sleep; ^C through the line discipline kills sleep (SIGINT to the foreground group)
     session, out = await spawn("trap 'echo trapped; exit 3' INT; echo ready; sleep 30 & wait")
     await wait_for(lambda: "ready" in out.text)
@@ -80,7 +97,7 @@ async def test_has_controlling_terminal_and_own_session():
     assert sid == session.pid
 
 
-async def test_close_kills_the_process_group(tmp_path):
+async def test_close_kills_the_process_group(tmp_path, parent_signals):
     pidfile = tmp_path / "bg.pid"
     session, out = await spawn(f"sleep 60 & echo $! > {pidfile}; echo started; wait")
     await wait_for(lambda: "started" in out.text and pidfile.exists() and pidfile.read_text().strip())
@@ -111,16 +128,31 @@ async def test_close_escalates_to_sigkill():
     assert await session.close(timeout=0.5) == 128 + 9
 
 
-async def test_env_is_fixed_for_claude(monkeypatch):
-    monkeypatch.setenv("TMUX", "/tmp/tmux-1/default,1,0")
-    monkeypatch.setenv("TERM_PROGRAM", "tmux")
-    env = child_env({"FOO": "bar", "TERM": "dumb"})
-    assert env["FOO"] == "bar" and env["TERM"] == "xterm-256color" and env["COLORTERM"] == "truecolor"
-    assert "TMUX" not in env and "TERM_PROGRAM" not in env
-    assert "PATH" in env
-    session, out = await spawn('echo "T=$TERM C=$COLORTERM X=${TMUX:-none} F=$FOO"', env={"FOO": "bar"})
+async def test_env_is_the_whole_environment(monkeypatch):
+    monkeypatch.setenv("CCM_PARENT_ONLY", "parent")
+    session, out = await spawn('echo "F=$FOO P=${CCM_PARENT_ONLY:-none}"', env={"FOO": "bar"})
     await asyncio.wait_for(session.wait(), 5)
-    assert "T=xterm-256color C=truecolor X=none F=bar" in out.text
+    assert "F=bar P=none" in out.text  # nothing of the parent's environment is merged back in
+    session, out = await spawn('echo "P=${CCM_PARENT_ONLY:-none}"')
+    await asyncio.wait_for(session.wait(), 5)
+    assert "P=parent" in out.text  # env=None: the parent's environment
+
+
+def signal_masks(status: str) -> dict[str, int]:
+    """``SigIgn`` and ``SigBlk`` of a /proc/PID/status text, as bit masks."""
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return {name: int(fields[name].strip(), 16) for name in ("SigIgn", "SigBlk")}
+
+
+async def test_child_gets_default_signal_dispositions(parent_signals, tmp_path):
+    status = tmp_path / "status"
+    session, _ = await spawn(f"cat /proc/self/status > {status}")
+    assert await asyncio.wait_for(session.wait(), 5) == 0
+    masks = signal_masks(status.read_text())
+    for sig in RESET_SIGNALS:
+        bit = 1 << (sig - 1)
+        assert not masks["SigIgn"] & bit, f"{signal.Signals(sig).name} ignored in the child"
+        assert not masks["SigBlk"] & bit, f"{signal.Signals(sig).name} blocked in the child"
 
 
 async def test_write_after_exit_is_ignored():
