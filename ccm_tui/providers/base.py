@@ -21,6 +21,7 @@ from ..errors import ProxyError, UpstreamTimeout, UpstreamUnavailable, error_for
 from ..flow import Flow
 from ..secrets import Redactor
 from ..sse import FrameTooLarge, SSEDecoder, SSEFrame, encode_event
+from .pool import UpstreamPool
 
 
 @dataclass(slots=True)
@@ -62,18 +63,14 @@ def transport_error(exc: Exception, provider: str) -> ProxyError:
 
 
 class Provider:
-    """Base class: holds the config and one pooled HTTP client."""
+    """Base class: holds the config and the provider's own connections upstream."""
 
-    def __init__(self, config: ProviderConfig, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, config: ProviderConfig) -> None:
         self.config = config
         self.name = config.name
         self.redactor = Redactor([config.api_key, *config.headers.values()])  # for what upstreams echo back
         self._secret_bytes = [value.encode() for value in self.redactor.values]
-        self.client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
-            limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
-            follow_redirects=False,
-        )
+        self.upstream = UpstreamPool(httpx.Timeout(config.timeout, connect=config.connect_timeout))
 
     async def messages(self, flow: Flow, body: dict[str, Any], headers: Mapping[str, str]) -> UpstreamResponse:
         raise NotImplementedError
@@ -84,7 +81,7 @@ class Provider:
         return count_request_tokens(body, model=body.get("model"))
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.upstream.aclose()
 
     def scrub(self, data: bytes) -> bytes:
         """Relayed bytes with this provider's keys replaced (cheap when, as always, there are none)."""
@@ -105,9 +102,9 @@ class Provider:
         """POST and return the response with its body unread; non-2xx raises the typed error."""
         flow.upstream_url = url
         flow.upstream_body = payload
-        request = self.client.build_request("POST", url, json=payload, headers=dict(headers))
+        request = self.upstream.build_request("POST", url, json=payload, headers=dict(headers))
         try:
-            response = await self.client.send(request, stream=True)
+            response = await self.upstream.send(request)
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.name) from None
         flow.upstream_status = response.status_code

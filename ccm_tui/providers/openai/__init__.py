@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import httpx
-
 from ...config import ProviderConfig
 from ...errors import ProxyError
 from ...flow import Flow
@@ -26,8 +24,8 @@ __all__ = ["OpenAIProvider", "PRESETS", "Preset", "get_preset"]
 
 
 class OpenAIProvider(Provider):
-    def __init__(self, config: ProviderConfig, client: httpx.AsyncClient | None = None) -> None:
-        super().__init__(config, client)
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__(config)
         self.preset = get_preset(config.preset, config.options)
         base = (config.base_url or self.preset.base_url).rstrip("/")
         self.url = base if base.endswith("/chat/completions") else base + "/chat/completions"
