@@ -132,7 +132,7 @@ def markdown(r: dict[str, Any]) -> str:
 
 
 def _extra_sections(r: dict[str, Any]) -> list[str]:
-    """bench/variants.py and bench/tui_events.py results, when run.py found them beside its own."""
+    """bench/variants.py, tui_events.py and streams1000.py results, when run.py found them beside its own."""
     out: list[str] = []
     variants = r.get("variants")
     if variants:
@@ -154,4 +154,27 @@ def _extra_sections(r: dict[str, Any]) -> list[str]:
                            ("loop_lag_ms", "UI loop lag (10 ms timer)")):
             s = tui[key]
             out.append(f"| {label} | {_fmt(s['p50'])} | {_fmt(s['p95'])} | {_fmt(s['p99'])} |")
+    if r.get("streams1000"):
+        out += streams_section(r["streams1000"])
+    return out
+
+
+def streams_section(s: dict[str, Any]) -> list[str]:
+    """bench/streams1000.py: one row per round, first byte direct vs through the proxy."""
+    idle = s["other_route_idle"]["first_byte_ms"]
+    out = ["", f"## {s['streams']} concurrent streams through one provider (`python bench/streams1000.py`)", "",
+           f"Measured {s['date']} on {s['nproc']} CPUs. Each round opens {s['streams']} streams at once "
+           f"(`{s['shape']}`), first straight at fake upstream A, then through `ccm-tui serve` to provider `a`; "
+           "meanwhile a probe streams one request at a time through provider `b` (another route, its own "
+           f"upstream; idle p50 {_fmt(idle['p50'])} ms). Proxy RSS idle / peak "
+           f"{_fmt(s['rss_idle_mb'].get('VmHWM'))} / {_fmt(s['rss_serving_mb'].get('VmHWM'))} MB.", "",
+           "| round | load 1m | direct first byte p50 / p99 ms | ccm-tui p50 / p99 ms | p99 ratio | errors "
+           "direct / ccm-tui | proxy CPU s | other route p50 / p99 ms |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for i, e in enumerate(s["rounds"], 1):
+        d, p, o = e["direct"], e["proxy"], e["other_route_during_proxy"]["first_byte_ms"]
+        out.append(f"| {i} | {_fmt(e['loadavg_1m_before'])} | {_fmt(d['first_byte_ms']['p50'])} / "
+                   f"{_fmt(d['first_byte_ms']['p99'])} | {_fmt(p['first_byte_ms']['p50'])} / "
+                   f"{_fmt(p['first_byte_ms']['p99'])} | {_fmt(e['ratio_p99'])} | {d['errors']} / {p['errors']} | "
+                   f"{_fmt(e['proxy_cpu_s'])} | {_fmt(o['p50'])} / {_fmt(o['p99'])} |")
     return out

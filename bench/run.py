@@ -6,7 +6,8 @@ Everything runs on 127.0.0.1 in child processes: the fake upstream (bench/fake_u
 ``python -m ccm_tui serve`` with a generated config, and LiteLLM / claude-code-router when they
 are on PATH. Prints a table, writes JSON (default bench/results/latest.json); ``--write-results``
 also rewrites bench/RESULTS.md (the table the README quotes), adding the latest
-bench/results/variants.json (bench/variants.py) and tui.json (bench/tui_events.py) if present. Ratios proxy/direct are the
+bench/results/variants.json (bench/variants.py), tui.json (bench/tui_events.py) and streams1000.json
+(bench/streams1000.py) if present. Ratios proxy/direct are the
 headline: absolute numbers move with the machine.
 """
 
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     print(f"\nJSON: {args.json}")
     if args.write_results:
-        for key, name in (("variants", "variants.json"), ("tui", "tui.json")):
+        for key, name in (("variants", "variants.json"), ("tui", "tui.json"), ("streams1000", "streams1000.json")):
             path = args.json.parent / name
             if path.exists():
                 results[key] = json.loads(path.read_text())

@@ -67,3 +67,18 @@ def test_encode_event_speed_up_keeps_the_bytes() -> None:
     for data in cases:
         expected = f"event: {data['type']}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
         assert encode_event(data["type"], data) == expected
+
+
+def test_streams1000_bench_runs_small(tmp_path: Path) -> None:
+    """bench/streams1000.py end to end with a few streams: every stream answered, every figure present."""
+    out = tmp_path / "streams.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "streams1000.py"), "--streams", "20", "--rounds", "1",
+                           "--shape", "bench-c4-d20", "--json", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    (entry,) = r["rounds"]
+    for side in ("direct", "proxy"):
+        assert entry[side]["errors"] == 0 and entry[side]["first_byte_ms"]["n"] == 20, entry[side]
+    assert r["other_route_idle"]["errors"] == 0 and entry["other_route_during_proxy"]["errors"] == 0
+    assert entry["ratio_p99"] > 0 and r["rss_serving_mb"]["VmHWM"] > 0
