@@ -54,6 +54,26 @@ def _warm_up(models: list[str]) -> None:
         log.exception("token vocabularies failed to load")
 
 
+#: Each stream holds two sockets (claude's and the upstream's): room for a few thousand streams.
+OPEN_FILES_WANTED = 8192
+
+
+def raise_open_file_limit(wanted: int = OPEN_FILES_WANTED) -> None:
+    """Lift the soft limit on open files (often 1024) toward ``wanted``, within the hard limit,
+    so a thousand concurrent streams do not fail with EMFILE. Never lowers it."""
+    try:
+        import resource
+    except ImportError:  # not a Unix
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            log.warning("could not raise the open-file limit from %d to %d", soft, target)
+
+
 class ProxyServer:
     def __init__(
         self,
@@ -72,6 +92,7 @@ class ProxyServer:
         self.redactor = Redactor([self.token, *keys])
         self.state = ProxyState(config, self.bus, self.token, self.redactor)
         self.app = create_app(self.state)
+        raise_open_file_limit()
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         try:

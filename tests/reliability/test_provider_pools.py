@@ -130,3 +130,22 @@ async def test_a_saturated_provider_does_not_block_another(hostile: Hostile, sta
                 h.cancel()
             await asyncio.gather(*holders, return_exceptions=True)
     await until(lambda: hostile.open_streams == 0)  # main's streams, gate waiters included, all let go
+
+
+def test_the_proxy_lifts_a_low_open_file_limit(fake_anthropic) -> None:  # type: ignore[no-untyped-def]
+    """1000 streams hold 2000 sockets: a soft limit of 1024 (a common default) is raised at start."""
+    resource = pytest.importorskip("resource")
+    from ccm_tui.proxy.server import OPEN_FILES_WANTED, ProxyServer
+    from tests.conftest import anthropic_config
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 1024:
+        pytest.skip(f"hard open-file limit {hard}: nothing to raise")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+    try:
+        server = ProxyServer(anthropic_config(fake_anthropic.base_url), host="127.0.0.1", port=0)
+        server._sock.close()
+        raised = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        assert raised == (OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(OPEN_FILES_WANTED, hard))
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
