@@ -110,6 +110,28 @@ def test_thought_signature_round_trips_through_claude_code_history(proxy, fake_g
     assert user_turn["parts"] == [{"functionResponse": {"name": "Bash", "response": {"result": "hi\n"}}}]
 
 
+def test_parallel_results_out_of_order_reach_gemini_in_call_order_with_ids(proxy, fake_gemini) -> None:
+    calls = [{"functionCall": {"id": "fc-slow", "name": "Bash", "args": {"command": "sleep 1 && echo slow-A"}},
+              "thoughtSignature": SIGNATURE},
+             {"functionCall": {"id": "fc-fast", "name": "Bash", "args": {"command": "echo fast-B"}}}]
+    fake_gemini.script = [GeminiReply(chunks=[chunk(calls, "STOP", usage())]),
+                          GeminiReply(chunks=[chunk([text_part("both ran")], "STOP")])]
+    c = client(proxy)
+    with c.messages.stream(**ASK) as stream:
+        first = stream.get_final_message()
+    slow, fast = first.content
+    results = [{"type": "tool_result", "tool_use_id": fast.id, "content": "fast-B"},  # finished first
+               {"type": "tool_result", "tool_use_id": slow.id, "content": "slow-A"}]
+    history = [*ASK["messages"], {"role": "assistant", "content": [b.model_dump() for b in first.content]},
+               {"role": "user", "content": results}]
+    c.messages.create(**{**ASK, "messages": history})
+    model_turn, user_turn = fake_gemini.requests[1].body["contents"][1:3]
+    assert [p["functionCall"]["id"] for p in model_turn["parts"]] == ["fc-slow", "fc-fast"]
+    assert user_turn["parts"] == [
+        {"functionResponse": {"name": "Bash", "response": {"result": "slow-A"}, "id": "fc-slow"}},
+        {"functionResponse": {"name": "Bash", "response": {"result": "fast-B"}, "id": "fc-fast"}}]
+
+
 def test_history_from_another_provider_gets_the_sentinel(proxy, fake_gemini) -> None:
     history = [*ASK["messages"],
                {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01Anthropic", "name": "Bash",

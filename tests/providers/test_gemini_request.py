@@ -11,7 +11,12 @@ import pytest
 
 from ccm_tui.errors import InvalidRequest
 from ccm_tui.providers.gemini.request import build_request
-from ccm_tui.providers.gemini.response import SKIP_SIGNATURE, make_tool_id, signature_from_tool_id
+from ccm_tui.providers.gemini.response import (
+    SKIP_SIGNATURE,
+    call_id_from_tool_id,
+    make_tool_id,
+    signature_from_tool_id,
+)
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "claude-code"
 MODEL = "gemini-2.5-pro"
@@ -111,11 +116,53 @@ def test_tool_use_and_tool_result_map_to_function_call_and_response_by_name() ->
     calls = [p["functionCall"] for p in model_turn["parts"] if "functionCall" in p]
     assert calls == [{"name": "Bash", "args": {"command": "ls"}}, {"name": "Read", "args": {"p": 1}}]
     responses = [p["functionResponse"] for p in user_turn["parts"] if "functionResponse" in p]
-    assert responses == [{"name": "Read", "response": {"result": "line1\nline2"}},
-                         {"name": "Bash", "response": {"error": "boom"}}]
+    # in the order of the calls, not of the results (Gemini pairs them by position)
+    assert responses == [{"name": "Bash", "response": {"error": "boom"}},
+                         {"name": "Read", "response": {"result": "line1\nline2"}}]
     assert len(responses) == len(calls)
     # function responses come first in their turn, the user's text after them
     assert "functionResponse" in user_turn["parts"][0] and user_turn["parts"][-1] == {"text": "after"}
+
+
+def test_parallel_results_sent_in_finish_order_answer_their_own_calls() -> None:
+    """Claude Code sends tool_results in the order the tools finished: the fast call first."""
+    slow, fast = "toolu_slow", "toolu_fast"
+    body = {"messages": [
+        user(text("run both")),
+        assistant(tool_use(slow, "Bash", {"command": "sleep 1 && echo slow-A"}),
+                  tool_use(fast, "Bash", {"command": "echo fast-B"})),
+        user(result(fast, "fast-B\n"), result(slow, "slow-A\n")),
+        assistant(text("done")), user(text("again")),
+    ]}
+    contents = payload(body)["contents"]
+    calls = [p["functionCall"]["args"]["command"] for p in contents[1]["parts"]]
+    outputs = [p["functionResponse"]["response"]["result"] for p in contents[2]["parts"]]
+    assert calls == ["sleep 1 && echo slow-A", "echo fast-B"]
+    assert outputs == ["slow-A\n", "fast-B\n"]  # position i answers call i
+    assert all(set(p) == {"functionResponse"} for p in contents[2]["parts"])  # no private keys leak
+
+
+def test_gemini_call_ids_go_back_on_the_call_and_its_response() -> None:
+    a, b = make_tool_id("CiQBsig==", call_id="fc-a1"), make_tool_id(call_id="fc-b2")
+    body = {"messages": [user(text("go")), assistant(tool_use(a, "Read", {"f": 1}), tool_use(b, "Grep", {"p": "x"})),
+                         user(text("note"), result(b, "B"), result(a, "A"))]}
+    contents = payload(body)["contents"]
+    assert [p["functionCall"]["id"] for p in contents[1]["parts"]] == ["fc-a1", "fc-b2"]
+    assert contents[1]["parts"][0]["thoughtSignature"] == "CiQBsig=="
+    assert contents[2]["parts"] == [{"functionResponse": {"name": "Read", "response": {"result": "A"}, "id": "fc-a1"}},
+                                    {"functionResponse": {"name": "Grep", "response": {"result": "B"}, "id": "fc-b2"}},
+                                    {"text": "note"}]
+
+
+@pytest.mark.parametrize("call_id", ["fc-1", "a__ts0_x", "ünï", "x" * 200])
+def test_tool_id_carries_the_call_id_with_or_without_a_signature(call_id: str) -> None:
+    for signature in (None, "CiQB+/==", "odd sig!"):
+        tool_id = make_tool_id(signature, call_id)
+        assert all(c.isalnum() or c in "_-" for c in tool_id)
+        assert call_id_from_tool_id(tool_id) == call_id
+        assert signature_from_tool_id(tool_id) == signature
+    assert call_id_from_tool_id(make_tool_id("sig")) is None
+    assert call_id_from_tool_id("toolu_01Anthropic") is None
 
 
 def test_tool_result_with_image_sends_the_image_as_a_part() -> None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ccm_tui.errors import UpstreamUnavailable
-from ccm_tui.providers.gemini.response import signature_from_tool_id, translate_response
+from ccm_tui.providers.gemini.response import call_id_from_tool_id, signature_from_tool_id, translate_response
 from ccm_tui.providers.gemini.stream import GeminiStreamTranslator
 from tests.fakes.gemini_server import call_part, chunk, merge, text_part, usage
 
@@ -178,6 +178,31 @@ def test_streamed_function_call_arguments_are_assembled() -> None:
     assert signature_from_tool_id(got[0]["id"]) == "PS"
     assert got[1] == {"type": "text", "text": "ok"}
     assert events[-2][1]["delta"]["stop_reason"] == "tool_use"
+
+
+def test_bare_will_continue_pieces_between_array_elements_do_not_end_the_call() -> None:
+    """Vertex streams a 10-ingredient recipe with a bare ``{willContinue: true}`` between elements."""
+    ingredients = [f"ingredient {i}" for i in range(10)]
+    chunks = [chunk([{"functionCall": {"name": "save_recipe", "willContinue": True}}]),
+              chunk([{"functionCall": {"partialArgs": [{"jsonPath": "$.title", "stringValue": "Soup"}],
+                                       "willContinue": True}}])]
+    for i, item in enumerate(ingredients):
+        chunks.append(chunk([{"functionCall": {"partialArgs": [{"jsonPath": f"$.ingredients[{i}]",
+                                                                "stringValue": item}], "willContinue": True}}]))
+        chunks.append(chunk([{"functionCall": {"willContinue": True}}]))
+    chunks += [chunk([{"functionCall": {}}]), chunk([], "STOP", usage())]
+    events = run(chunks)
+    got = blocks(events)
+    assert len(got) == 1 and got[0]["name"] == "save_recipe"
+    assert got[0]["input"] == {"title": "Soup", "ingredients": ingredients}
+    assert events[-2][1]["delta"]["stop_reason"] == "tool_use"
+
+
+def test_gemini_call_ids_are_kept_in_streamed_tool_ids() -> None:
+    events = run([chunk([{"functionCall": {"id": "fc-1", "name": "A", "args": {}}},
+                         {"functionCall": {"id": "fc-2", "name": "B", "willContinue": True}}]),
+                  chunk([{"functionCall": {}}], "STOP")])
+    assert [call_id_from_tool_id(b["id"]) for b in blocks(events)] == ["fc-1", "fc-2"]
 
 
 def test_unfinished_streamed_call_is_emitted_at_the_end() -> None:

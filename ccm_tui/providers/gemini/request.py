@@ -13,6 +13,10 @@ Decisions worth knowing:
   (``-1``) on 2.5, ``thinkingLevel`` from ``output_config.effort`` on Gemini 3+, thoughts included
   unless ``display: "omitted"``; ``disabled`` → nothing (model default). Models before 2.5 get
   no ``thinkingConfig``; ``options.thinking = true|false`` overrides the guess.
+- Function responses go in the order of the previous model turn's function calls, not the order
+  Claude Code sends the tool_results in (the order the tools finished): Gemini pairs calls and
+  responses by position when they carry no ``id``. Gemini's own call id, kept in the tool_use id,
+  goes back on both the call and its response.
 - Tools marked ``defer_loading`` are declared only once a ``tool_reference`` in the history named
   them (Anthropic's semantics; Claude Code's ``DeferredToolPlaceholder`` is never declared).
 - ``web_search_*`` → ``google_search`` grounding, ``web_fetch_*`` → ``url_context``; other
@@ -28,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import InvalidRequest
-from .response import SIGNATURE_PREFIX, SKIP_SIGNATURE, signature_from_tool_id
+from .response import SIGNATURE_PREFIX, SKIP_SIGNATURE, call_id_from_tool_id, signature_from_tool_id
 from .schema import clean_parameters, clean_schema
 
 DEFAULT_MAX_OUTPUT = 65536
@@ -36,6 +40,7 @@ DEFAULT_MAX_THINKING_BUDGET = 24576
 MAX_STOP_SEQUENCES = 5
 _NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,63}")
 _VERSION = re.compile(r"gemini-(\d+(?:\.\d+)?)")
+_ANSWERS = "\0tool_use_id"  # private key on functionResponse parts until they are sorted
 
 
 @dataclass(slots=True)
@@ -51,7 +56,7 @@ def build_request(
 ) -> GeminiRequest:
     options = options or {}
     out = GeminiRequest(payload={})
-    tool_names = _tool_names(body)
+    tool_names, call_order = _tool_calls(body)
     referenced = _referenced_tools(body)
 
     system = _system_texts(body.get("system"))
@@ -76,8 +81,10 @@ def build_request(
     for turn in contents:
         if turn["role"] == "model":
             _ensure_signature(turn["parts"])
-        else:  # function responses must come first in their turn
-            turn["parts"].sort(key=lambda p: "functionResponse" not in p)
+        else:  # function responses first, in the order of the calls they answer
+            turn["parts"].sort(key=lambda p: call_order.get(_response_key(p), len(call_order)))
+            for part in turn["parts"]:
+                part.pop(_ANSWERS, None)
     if not contents:
         raise InvalidRequest("messages: at least one user or assistant message with content is required")
 
@@ -121,15 +128,22 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     return [b for b in content or [] if isinstance(b, dict)]
 
 
-def _tool_names(body: Mapping[str, Any]) -> dict[str, str]:
-    """tool_use id → name, from every assistant turn (functionResponse needs the name)."""
-    names = {}
+def _tool_calls(body: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, int]]:
+    """tool_use id → name (functionResponse needs the name), and → position among all calls."""
+    names: dict[str, str] = {}
+    order: dict[str, int] = {}
     for message in body.get("messages") or []:
         if message.get("role") == "assistant":
             for block in _blocks(message.get("content")):
                 if block.get("type") == "tool_use":
                     names[block.get("id")] = block.get("name")
-    return names
+                    order.setdefault(block.get("id"), len(order))
+    return names, order
+
+
+def _response_key(part: Mapping[str, Any]) -> str | None:
+    """The tool_use id a functionResponse part answers (kept aside while parts are sorted)."""
+    return part.get(_ANSWERS) if "functionResponse" in part else None
 
 
 def _referenced_tools(body: Mapping[str, Any]) -> set[str]:
@@ -188,7 +202,11 @@ def _user_parts(content: Any, tool_names: Mapping[str, str], out: GeminiRequest)
                 raise InvalidRequest(f"tool_result {tool_id!r} has no matching tool_use in an earlier assistant turn")
             text, media = _tool_result_text(block.get("content"))
             response = {"error": text or "error"} if block.get("is_error") else {"result": text}
-            parts.append({"functionResponse": {"name": _gemini_name(tool_names[tool_id]), "response": response}})
+            function_response: dict[str, Any] = {"name": _gemini_name(tool_names[tool_id]), "response": response}
+            call_id = call_id_from_tool_id(str(tool_id))
+            if call_id:
+                function_response["id"] = call_id
+            parts.append({"functionResponse": function_response, _ANSWERS: tool_id})
             parts.extend(_media_part(m, out) for m in media)
         elif kind == "tool_reference":
             parts.append({"text": f"Tool loaded: {block.get('tool_name')}"})
@@ -210,6 +228,9 @@ def _model_parts(content: Any, out: GeminiRequest) -> list[dict[str, Any]]:
         elif kind == "tool_use":
             args = block.get("input") if isinstance(block.get("input"), dict) else {}
             part = {"functionCall": {"name": _gemini_name(str(block.get("name"))), "args": args}}
+            call_id = call_id_from_tool_id(str(block.get("id") or ""))
+            if call_id:
+                part["functionCall"]["id"] = call_id
             signature = signature_from_tool_id(str(block.get("id") or ""))
             if signature:
                 part["thoughtSignature"] = signature

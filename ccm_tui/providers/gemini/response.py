@@ -38,17 +38,20 @@ REFUSAL_REASONS = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT"}
 )
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,3}")
-_ID = re.compile(r"toolu_[0-9a-f]{24}__t(s\d|x)_([A-Za-z0-9_-]*)")
+_ID = re.compile(r"toolu_[0-9a-f]{24}(?:__ci([0-9a-f]+))?(?:__t(s\d|x)_([A-Za-z0-9_-]*))?")
 
 
 # -- tool ids that carry the thoughtSignature ---------------------------------------------------
-def make_tool_id(signature: str | None = None) -> str:
-    """``toolu_<hex>``; with a signature, ``toolu_<hex>__ts<pad>_<base64url>``.
+def make_tool_id(signature: str | None = None, call_id: str | None = None) -> str:
+    """``toolu_<hex>``, then ``__ci<hex>`` with Gemini's own call id (utf-8 as hex), then with a
+    signature ``__ts<pad>_<base64url>``.
 
     Anthropic ids allow only ``[A-Za-z0-9_-]``, so the standard-base64 signature is mapped to the
     URL-safe alphabet (reversibly: the padding count is kept); anything else is base64url-encoded.
     """
     base = "toolu_" + secrets.token_hex(12)
+    if call_id:
+        base += "__ci" + call_id.encode().hex()
     if not signature:
         return base
     if _B64.fullmatch(signature) and "-" not in signature and "_" not in signature:
@@ -61,15 +64,26 @@ def make_tool_id(signature: str | None = None) -> str:
 
 def signature_from_tool_id(tool_id: str) -> str | None:
     match = _ID.fullmatch(tool_id or "")
-    if not match:
+    if not match or match[2] is None:
         return None
-    kind, body = match.groups()
+    kind, body = match[2], match[3]
     if kind == "x":
         try:
             return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
         except (ValueError, UnicodeDecodeError):
             return None
     return body.replace("-", "+").replace("_", "/") + "=" * int(kind[1:])
+
+
+def call_id_from_tool_id(tool_id: str) -> str | None:
+    """Gemini's own function-call id carried in a tool id made here (None when it gave none)."""
+    match = _ID.fullmatch(tool_id or "")
+    if not match or match[1] is None:
+        return None
+    try:
+        return bytes.fromhex(match[1]).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def thinking_signature(signature: str | None) -> str:
@@ -110,6 +124,11 @@ def function_call_args(call: Mapping[str, Any]) -> dict[str, Any]:
     return args if isinstance(args, dict) else {}
 
 
+def gemini_call_id(call: Mapping[str, Any]) -> str | None:
+    value = call.get("id")
+    return value if isinstance(value, str) and value else None
+
+
 def content_blocks(parts: list[dict[str, Any]], names: Mapping[str, str]) -> list[dict[str, Any]]:
     """Gemini parts → Anthropic blocks, adjacent text (and thought) parts joined."""
     blocks: list[dict[str, Any]] = []
@@ -120,7 +139,7 @@ def content_blocks(parts: list[dict[str, Any]], names: Mapping[str, str]) -> lis
         call = part.get("functionCall")
         if isinstance(call, dict) and call.get("name"):
             name = names.get(call["name"], call["name"])
-            blocks.append({"type": "tool_use", "id": make_tool_id(signature), "name": name,
+            blocks.append({"type": "tool_use", "id": make_tool_id(signature, gemini_call_id(call)), "name": name,
                            "input": function_call_args(call)})
         elif isinstance(part.get("text"), str):
             if part.get("thought"):

@@ -23,7 +23,14 @@ from typing import Any
 from ...errors import UpstreamUnavailable
 from ..blocks import Event, block_events, new_message_id
 from .grounding import grounding_blocks
-from .response import content_blocks, make_tool_id, stop_reason_for, thinking_signature, usage_from
+from .response import (
+    content_blocks,
+    gemini_call_id,
+    make_tool_id,
+    stop_reason_for,
+    thinking_signature,
+    usage_from,
+)
 
 _PATH_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\['([^']*)'\]")
 
@@ -141,18 +148,22 @@ class GeminiStreamTranslator:
         return events
 
     def _function_call(self, call: dict[str, Any], signature: str | None) -> list[Event]:
+        """A call streamed in pieces starts with ``name`` + ``willContinue`` and ends only with a
+        piece without ``willContinue`` (Vertex sends bare ``{willContinue: true}`` pieces between
+        array elements: those do not end it)."""
         events: list[Event] = []
         if call.get("name") and call.get("willContinue"):
             if self.partial is not None:
                 events += self._emit_partial()
-            self.partial = {"name": call["name"], "args": dict(call.get("args") or {}), "signature": signature}
+            self.partial = {"name": call["name"], "args": dict(call.get("args") or {}), "signature": signature,
+                            "id": gemini_call_id(call)}
             _apply_partial_args(self.partial["args"], call.get("partialArgs"))
             return events
         if self.partial is not None and not call.get("name"):
             _apply_partial_args(self.partial["args"], call.get("partialArgs"))
             if signature:
                 self.partial["signature"] = signature
-            if not call.get("partialArgs") or call.get("willContinue") is False:
+            if not call.get("willContinue"):
                 events += self._emit_partial()
             return events
         if self.partial is not None:
@@ -160,19 +171,21 @@ class GeminiStreamTranslator:
         if not call.get("name"):
             return events  # a stray empty call: nothing to show
         args = call.get("args") if isinstance(call.get("args"), dict) else {}
-        return events + self._tool_use(call["name"], args, signature)
+        return events + self._tool_use(call["name"], args, signature, gemini_call_id(call))
 
     def _emit_partial(self) -> list[Event]:
         partial, self.partial = self.partial, None
         assert partial is not None
-        return self._tool_use(partial["name"], partial["args"], partial["signature"])
+        return self._tool_use(partial["name"], partial["args"], partial["signature"], partial["id"])
 
-    def _tool_use(self, name: str, args: dict[str, Any], signature: str | None) -> list[Event]:
+    def _tool_use(self, name: str, args: dict[str, Any], signature: str | None, call_id: str | None) -> list[Event]:
         self.saw_tool_use = True
         if self.grounding:
-            self.collected.append({"functionCall": {"name": name, "args": args}, "thoughtSignature": signature})
+            call: dict[str, Any] = {"name": name, "args": args, **({"id": call_id} if call_id else {})}
+            self.collected.append({"functionCall": call, "thoughtSignature": signature})
             return []
-        block = {"type": "tool_use", "id": make_tool_id(signature), "name": self.names.get(name, name), "input": {}}
+        block = {"type": "tool_use", "id": make_tool_id(signature, call_id), "name": self.names.get(name, name),
+                 "input": {}}
         events = self._open("tool_use", block)
         events.append(self._delta({"type": "input_json_delta",
                                    "partial_json": json.dumps(args, ensure_ascii=False, separators=(",", ":"))}))
