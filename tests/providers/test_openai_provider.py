@@ -284,3 +284,20 @@ def test_count_tokens_answers_locally(proxy, fake: FakeOpenAI) -> None:
                                                 messages=[{"role": "user", "content": "hi " * 500}])
     assert 0 < small.input_tokens < large.input_tokens
     assert fake.requests == [], "counted offline, nothing sent upstream"
+
+
+def test_refusal_reaches_claude_code_as_text_ending_the_turn_and_is_noted(proxy, fake: FakeOpenAI, flows) -> None:
+    refusal = "I'm sorry, I can't help with that."
+    fake.script(Reply.sse([chunk({"role": "assistant", "content": None, "refusal": ""}),
+                           chunk({"refusal": refusal[:9]}), chunk({"refusal": refusal[9:]}), chunk(finish="stop"),
+                           USAGE]),
+                Reply.json({**ANSWER_JSON, "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                    "role": "assistant", "content": None, "refusal": refusal}}]}))
+    c = client(proxy)
+    with c.messages.stream(**REQUEST) as stream:
+        streamed = stream.get_final_message()
+    plain = c.messages.create(**REQUEST)
+    for message in (streamed, plain):
+        assert [(b.type, b.text) for b in message.content] == [("text", refusal)]
+        assert message.stop_reason == "end_turn"
+    assert all(any("refused" in note for note in f.notes) for f in wait_for(flows, 2))

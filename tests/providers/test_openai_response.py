@@ -24,6 +24,7 @@ from ccm_tui.providers.openai.response import (
     error_from_openai,
     map_usage,
     parse_arguments,
+    refusal_of,
     repair_json,
     translate_response,
 )
@@ -87,8 +88,16 @@ def test_legacy_function_call_and_refusal() -> None:
                                         "function_call"), model="m")
     assert msg["content"][0]["name"] == "Bash" and msg["content"][0]["input"] == {"c": 1}
     assert msg["stop_reason"] == "tool_use"
-    refused = translate_response(completion({"content": None, "refusal": "I can't."}), model="m")
-    assert refused["content"] == [{"type": "text", "text": "I can't."}] and refused["stop_reason"] == "refusal"
+
+
+def test_model_refusal_is_text_that_ends_the_turn_not_a_policy_stop() -> None:
+    """OpenAI ``refusal`` + finish_reason stop: stop_reason refusal made Claude Code show Anthropic's
+    usage-policy notice; the text is kept and the turn ends normally."""
+    data = completion({"content": None, "refusal": "I can't help with that."})
+    refused = translate_response(data, model="m")
+    assert refused["content"] == [{"type": "text", "text": "I can't help with that."}]
+    assert refused["stop_reason"] == "end_turn"
+    assert refusal_of(data) == "I can't help with that." and refusal_of(completion({"content": "ok"})) == ""
 
 
 def test_stop_sequence_reported_when_the_server_names_it() -> None:

@@ -177,6 +177,15 @@ def test_finish_reasons(finish: str, expected: str) -> None:
     assert final([chunk({"content": "x"}), chunk(finish=finish)])["stop_reason"] == expected
 
 
+def test_streamed_refusal_is_text_with_end_turn_and_a_note() -> None:
+    notes: list[str] = []
+    msg = final([ROLE, chunk({"refusal": "I can't "}), chunk({"refusal": "help with that."}), chunk(finish="stop"),
+                 USAGE], note=notes.append)
+    assert blocks(msg) == [("text", "I can't help with that.")]
+    assert msg["stop_reason"] == "end_turn"
+    assert sum("refused" in n for n in notes) == 1
+
+
 def test_stop_sequence_from_vllm_stop_reason() -> None:
     msg = final([chunk({"content": "x"}), chunk(finish="stop", stop_reason="###")], stop_sequences=["###"])
     assert (msg["stop_reason"], msg["stop_sequence"]) == ("stop_sequence", "###")

@@ -15,7 +15,7 @@ from ..base import Provider, UpstreamResponse, record_event
 from ..blocks import message_events
 from .presets import PRESETS, Preset, get_preset
 from .request import Limits, translate_request
-from .response import error_from_openai, repaired_calls, translate_response
+from .response import REFUSAL_NOTE, error_from_openai, refusal_of, repaired_calls, translate_response
 from .responses import responses_messages, responses_url
 from .stream import OpenAIStreamTranslator
 from .websearch import SearchStream, plan_web_search, search_message, url_citations
@@ -85,6 +85,8 @@ class OpenAIProvider(Provider):
             choices = data.get("choices") or [{}]
             answer = choices[0].get("message") if isinstance(choices[0], dict) else None
             search_message(message, url_citations(answer if isinstance(answer, dict) else {}), search.query)
+        if refusal_of(data):
+            flow.note(REFUSAL_NOTE)
         if repaired := repaired_calls(data):
             flow.note(f"repaired invalid JSON arguments of {repaired} tool call(s)")
         if stream:

@@ -144,12 +144,14 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and value > 0 else 0
 
 
-def stop_reason(finish: str | None, *, has_tool_use: bool, refused: bool = False) -> str:
-    """finish_reason → stop_reason. content_filter maps to ``refusal`` (the closest Anthropic
-    meaning); ``stop`` after tool calls is ``tool_use`` because that is what the client must do."""
+def stop_reason(finish: str | None, *, has_tool_use: bool) -> str:
+    """finish_reason → stop_reason. content_filter (the provider's filter cut the answer) maps to
+    ``refusal``; a model's own ``refusal`` text is not a policy stop (Claude Code would answer it
+    with Anthropic's usage-policy notice): it stays text and ends the turn normally.
+    ``stop`` after tool calls is ``tool_use`` because that is what the client must do."""
     if finish == "length":
         return "max_tokens"
-    if finish == "content_filter" or refused:
+    if finish == "content_filter":
         return "refusal"
     if has_tool_use:
         return "tool_use"
@@ -207,7 +209,7 @@ def translate_response(
         content.append({"type": "tool_use", "id": tool_id(call.get("id")), "name": name, "input": args})
     finish = choice.get("finish_reason")
     has_tools = any(b["type"] == "tool_use" for b in content)
-    reason = stop_reason(finish, has_tool_use=has_tools, refused=bool(refusal))
+    reason = stop_reason(finish, has_tool_use=has_tools)
     sequence = matched_stop(choice, stop_sequences or []) if reason == "end_turn" else None
     return {
         "id": new_message_id(),
@@ -219,6 +221,17 @@ def translate_response(
         "stop_sequence": sequence,
         "usage": map_usage(data.get("usage")),
     }
+
+
+def refusal_of(data: Mapping[str, Any]) -> str:
+    """The model's own refusal text in a non-stream answer ("" when it did not refuse)."""
+    choices = data.get("choices") or []
+    message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
+    refusal = message.get("refusal") if isinstance(message, dict) else None
+    return refusal if isinstance(refusal, str) else ""
+
+
+REFUSAL_NOTE = "the model refused; its refusal is answered as text with stop_reason end_turn"
 
 
 def repaired_calls(data: Mapping[str, Any]) -> int:

@@ -21,6 +21,7 @@ from ...errors import UpstreamUnavailable
 from ..blocks import Event, block_events, message_events, new_message_id
 from .presets import THINKING_SIGNATURE
 from .response import (
+    REFUSAL_NOTE,
     InvalidToolArguments,
     map_usage,
     matched_stop,
@@ -142,6 +143,8 @@ class OpenAIStreamTranslator:
             self._content(self._tags.feed(content) if self._tags else [("text", content)])
         refusal = delta.get("refusal")
         if isinstance(refusal, str) and refusal:
+            if not self._refused:
+                self.note(REFUSAL_NOTE)
             self._refused = True
             self._append("text", {"type": "text", "text": ""}, {"type": "text_delta", "text": refusal})
         calls = delta.get("tool_calls")
@@ -351,7 +354,7 @@ class OpenAIStreamTranslator:
                 self._index += 1
                 self._ev.extend(block_events(self._index, block))
             usage["server_tool_use"] = {"web_search_requests": 1}
-        reason = stop_reason(self._finish, has_tool_use=self._had_tool, refused=self._refused)
+        reason = stop_reason(self._finish, has_tool_use=self._had_tool)
         sequence = self._stop_seq if reason == "end_turn" else None
         self._emit("message_delta", {
             "type": "message_delta",
