@@ -22,8 +22,9 @@ PROVIDER_TYPES = ("anthropic", "openai", "gemini", "litellm")
 ROUTES = ("default", "background", "think", "long_context", "web_search", "subagent", "image")
 #: Decision route names that differ from their config key (the fixtures and the UI say "websearch").
 ROUTE_KEYS = {"websearch": "web_search"}
-#: ``output_config.effort`` levels, lowest first (``router.think_min_effort`` names one).
-EFFORTS = ("low", "medium", "high", "max")
+#: ``output_config.effort`` levels as Claude Code sends them (``--effort``), lowest first
+#: (``router.think_min_effort`` names one); each provider maps them to what it accepts.
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
 DEFAULT_LONG_CONTEXT_THRESHOLD = 60_000
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 _VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")

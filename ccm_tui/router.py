@@ -12,7 +12,8 @@ Priority, highest first (``route`` names in brackets):
    subagent (``cc_is_subagent=true`` in the first system block, the ``x-claude-code-agent-id``
    header, or a claude-code-router ``<CCR-SUBAGENT-MODEL>provider,model</CCR-SUBAGENT-MODEL>``
    tag, whose target wins), think (``thinking.type == "enabled"``; adaptive thinking only when
-   ``router.think_min_effort`` is set and ``output_config.effort``, default "high", reaches it),
+   ``router.think_min_effort`` is set and ``output_config.effort``, default "high", reaches it on
+   the scale low < medium < high < xhigh < max),
    background (a haiku model outside a subagent, or a utility request: no tools, thinking off or
    absent, a non-empty system prompt shorter than :data:`BACKGROUND_SYSTEM_MAX_CHARS`),
    long_context (estimated input tokens above ``router.long_context_threshold``), default.

@@ -139,7 +139,10 @@ def test_builtin_rules(body: dict, headers: dict, route: str) -> None:
 @pytest.mark.parametrize(
     ("minimum", "effort", "route"),
     [(None, "max", "default"), ("medium", "high", "think"), ("medium", "medium", "think"), ("medium", "low", "default"),
-     ("max", "high", "default"), ("high", None, "think")],
+     ("max", "high", "default"), ("high", None, "think"),
+     # claude --effort xhigh sends "xhigh", between high and max
+     ("high", "xhigh", "think"), ("xhigh", "high", "default"), ("xhigh", "xhigh", "think"), ("xhigh", "max", "think"),
+     ("max", "xhigh", "default")],
 )
 def test_adaptive_thinking_counts_only_from_the_configured_effort(minimum: str | None, effort: str | None,
                                                                   route: str) -> None:

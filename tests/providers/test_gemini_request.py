@@ -307,6 +307,8 @@ def test_max_tokens_clamped_to_the_cap() -> None:
      {"thinkingLevel": "low", "includeThoughts": True}),
     ("gemini-3-pro-preview", {"type": "adaptive"}, {"output_config": {"effort": "high"}},
      {"thinkingLevel": "high", "includeThoughts": True}),
+    ("gemini-3-pro-preview", {"type": "adaptive"}, {"output_config": {"effort": "xhigh"}},
+     {"thinkingLevel": "high", "includeThoughts": True}),
     ("gemini-2.5-pro", {"type": "disabled"}, {}, None),
     ("gemini-2.0-flash", {"type": "enabled", "budget_tokens": 4000}, {}, None),
 ])

@@ -207,6 +207,13 @@ def test_only_server_tools_leaves_no_tools_and_no_tool_choice() -> None:
     ("openrouter", "x/y", {"thinking": {"type": "enabled", "budget_tokens": 5000}},
      {"reasoning": {"effort": "medium"}}, ["reasoning_effort"]),
     ("openrouter", "x/y", {"thinking": {"type": "disabled"}, "output_config": {"effort": "high"}}, {}, ["reasoning"]),
+    # claude --effort xhigh / max: each preset gets the strongest level it accepts
+    ("openai", "gpt-5", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "xhigh"}},
+     {"reasoning_effort": "high"}, []),
+    ("openrouter", "x/y", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "xhigh"}},
+     {"reasoning": {"effort": "xhigh"}}, ["reasoning_effort"]),
+    ("openrouter", "x/y", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "max"}},
+     {"reasoning": {"effort": "xhigh"}}, []),
     ("deepseek", "deepseek-chat", {"thinking": {"type": "enabled", "budget_tokens": 5000}}, {},
      ["reasoning_effort", "reasoning"]),
 ])

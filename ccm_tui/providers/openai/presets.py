@@ -29,7 +29,8 @@ class Preset:
     #: Models (regex, searched in the model name) that reason: max_completion_tokens instead of
     #: max_tokens, no temperature/top_p, reasoning_effort only for them. None: no such distinction.
     reasoning_models: str | None = None
-    #: Effort values the server accepts, weakest first.
+    #: Effort values the server accepts, weakest first. Claude Code's ``low < medium < high <
+    #: xhigh < max`` falls to the highest of these at or below it (``max`` → the strongest here).
     effort_levels: tuple[str, ...] = ("low", "medium", "high")
     top_k: bool = False
     send_user: bool = True
@@ -60,7 +61,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "openrouter": Preset(
         "openrouter", "https://openrouter.ai/api/v1", echo_reasoning="reasoning", effort_style="openrouter",
-        top_k=True, extra_headers=(("X-Title", "ccm-tui"),), web_search="plugin",
+        effort_levels=("minimal", "low", "medium", "high", "xhigh"), top_k=True, extra_headers=(("X-Title", "ccm-tui"),), web_search="plugin",
     ),
     "deepseek": Preset("deepseek", "https://api.deepseek.com/v1", echo_reasoning="reasoning_content"),
     "groq": Preset("groq", "https://api.groq.com/openai/v1", stream_usage=False),
