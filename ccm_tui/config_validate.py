@@ -25,7 +25,8 @@ from .config import (
 from .router_rules import rule_problems
 from .secrets import Secret
 
-OPENAI_PRESETS = ("openrouter", "deepseek", "groq", "ollama", "vllm", "lmstudio", "together", "openai", "openai-responses")
+OPENAI_PRESETS = ("openrouter", "deepseek", "groq", "mistral", "xai", "ollama", "vllm", "lmstudio", "together", "openai",
+                  "openai-responses")
 OPENAI_APIS = ("chat", "responses")
 DEFAULT_BASE_URLS = {
     "anthropic": "https://api.anthropic.com",

@@ -25,6 +25,7 @@ ROUTER_KEYS = {
 HOST_PRESETS = {
     "openrouter.ai": "openrouter", "api.deepseek.com": "deepseek", "api.groq.com": "groq",
     "api.together.xyz": "together", "api.together.ai": "together", "api.openai.com": "openai",
+    "api.mistral.ai": "mistral", "api.x.ai": "xai",
 }
 PORT_PRESETS = {11434: "ollama", 1234: "lmstudio"}  # only on loopback hosts (ollama's port anywhere)
 #: Transformers that only adapt a server's dialect, which a preset or provider type covers.

@@ -68,11 +68,9 @@ def merge(chunks: list[dict[str, Any]]) -> dict[str, Any]:
                 last = parts[-1] if parts else None
                 if (last is not None and "text" in part and "text" in last
                         and bool(last.get("thought")) == bool(part.get("thought"))
-                        and "thoughtSignature" not in last):
+                        and "thoughtSignature" not in last and "thoughtSignature" not in part):
                     last["text"] += part["text"]
-                    if "thoughtSignature" in part:
-                        last["thoughtSignature"] = part["thoughtSignature"]
-                else:
+                else:  # a signed part stays its own part (Gemini 3 signs text parts too)
                     parts.append(dict(part))
             candidate.update({k: v for k, v in cand.items() if k != "content"})
     if candidate or parts:

@@ -221,3 +221,17 @@ def test_real_claude_code_bodies_go_through(proxy, fake_gemini) -> None:
         assert b"event: message_stop" in response.content
     sent = fake_gemini.requests[0].body
     assert sent["contents"][2]["parts"][0]["functionResponse"]["name"] == "ToolSearch"
+
+
+def test_gemini3_text_signature_round_trips_through_claude_code_history(proxy, fake_gemini) -> None:
+    fake_gemini.script = [GeminiReply(chunks=[chunk([text_part("The answer ")]), chunk([text_part("is 4.")]),
+                                              chunk([text_part("", signature="TXTSIG==")], "STOP", usage())]),
+                          GeminiReply()]
+    c = client(proxy)
+    with c.messages.stream(**ASK) as stream:
+        first = stream.get_final_message()
+    history = [*ASK["messages"], {"role": "assistant", "content": [b.model_dump() for b in first.content]},
+               {"role": "user", "content": "thanks"}]
+    c.messages.create(**{**ASK, "messages": history})
+    model_turn = fake_gemini.requests[1].body["contents"][1]
+    assert model_turn == {"role": "model", "parts": [{"text": "The answer is 4.", "thoughtSignature": "TXTSIG=="}]}

@@ -359,3 +359,15 @@ def test_output_config_of_the_wrong_type_counts_as_absent() -> None:
             "thinking": {"type": "adaptive"}}
     config = payload(body, "gemini-3-pro-preview")["generationConfig"]
     assert "responseMimeType" not in config and config["thinkingConfig"]["thinkingLevel"] == "high"
+
+
+def test_a_trailing_text_signature_returns_on_the_last_text_part() -> None:
+    """Gemini 3 signs text parts (the streamed answer's last, empty part): sent back like call signatures."""
+    body = {"messages": [user(text("q")), assistant(text("Hello"), {"type": "thinking", "thinking": "",
+                                                                     "signature": "gemini:TS1"}), user(text("more"))]}
+    assert payload(body)["contents"][1]["parts"] == [{"text": "Hello", "thoughtSignature": "TS1"}]
+    body["messages"][1] = assistant(tool_use(make_tool_id("FC"), "Bash", {}),
+                                    {"type": "thinking", "thinking": "", "signature": "gemini:TS2"})
+    body["messages"][2] = user(result(body["messages"][1]["content"][0]["id"], "ok"))
+    parts = payload(body)["contents"][1]["parts"]
+    assert parts[0]["thoughtSignature"] == "FC" and parts[1] == {"text": "", "thoughtSignature": "TS2"}

@@ -126,9 +126,18 @@ def test_no_content_still_a_valid_message() -> None:
     assert blocks(events) == [] and events[-2][1]["delta"]["stop_reason"] == "end_turn"
 
 
-def test_empty_and_signature_only_parts_open_no_block() -> None:
-    events = run([chunk([text_part("")]), chunk([{"text": "", "thoughtSignature": "zz"}], "STOP")])
-    assert blocks(events) == []
+def test_empty_parts_open_no_block() -> None:
+    assert blocks(run([chunk([text_part("")]), chunk([text_part("")], "STOP")])) == []
+
+
+def test_text_part_signatures_travel_on_a_thinking_block() -> None:
+    """Gemini 3 signs text parts too, often an empty last part: the signature is kept, not dropped."""
+    events = run([chunk([text_part("Hel")]), chunk([text_part("lo")]), chunk([text_part("", signature="TS1")], "STOP")])
+    assert blocks(events) == [{"type": "text", "text": "Hello"},
+                              {"type": "thinking", "thinking": "", "signature": "gemini:TS1"}]
+    events = run([chunk([text_part("mull", thought=True)]), chunk([text_part("Answer", signature="TS2")], "STOP")])
+    assert blocks(events) == [{"type": "thinking", "thinking": "mull", "signature": "gemini:TS2"},
+                              {"type": "text", "text": "Answer"}]
 
 
 @pytest.mark.parametrize(("finish", "stop"), [("MAX_TOKENS", "max_tokens"), ("SAFETY", "refusal"),

@@ -295,3 +295,17 @@ def test_optional_objects_of_the_wrong_type_count_as_absent() -> None:
     assert "response_format" not in payload and "reasoning_effort" not in payload
     payload, _, _ = tr({"thinking": {"type": "adaptive"}, "output_config": "x"}, "openrouter")
     assert payload["reasoning"] == {"effort": "medium"}
+
+
+def test_mistral_and_xai_presets() -> None:
+    body = {"stream": True, "metadata": {"user_id": "u1"}, "thinking": {"type": "adaptive"},
+            "output_config": {"effort": "medium"}}
+    mistral, _, _ = tr(body, "mistral")
+    assert mistral["model"] == "m" and "stream_options" not in mistral and "user" not in mistral
+    assert "reasoning_effort" not in mistral
+    grok_mini, _, _ = tr({**body, "model": "grok-3-mini"}, "xai")
+    assert grok_mini["reasoning_effort"] == "low" and grok_mini["stream_options"] == {"include_usage": True}
+    grok_mini_max, _, _ = tr({**body, "model": "grok-3-mini", "output_config": {"effort": "xhigh"}}, "xai")
+    assert grok_mini_max["reasoning_effort"] == "high"
+    grok4, _, _ = tr({**body, "model": "grok-4"}, "xai")
+    assert "reasoning_effort" not in grok4  # grok-4 rejects the parameter

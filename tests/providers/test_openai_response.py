@@ -200,3 +200,23 @@ def test_context_length_errors_say_prompt_is_too_long(raw: bytes, numbers: tuple
     assert error.message.startswith("prompt is too long")
     if numbers:
         assert error.message.startswith(f"prompt is too long: {numbers[0]} tokens > {numbers[1]} maximum")
+
+
+def test_mistral_thinking_content_parts_become_a_thinking_block() -> None:
+    """magistral: reasoning as ``{"type": "thinking", "thinking": [{"type": "text", ...}]}`` parts (was dropped)."""
+    message = {"content": [{"type": "thinking", "thinking": [{"type": "text", "text": "Two plus "},
+                                                              {"type": "text", "text": "two is four."}]},
+                           {"type": "text", "text": "4"}]}
+    msg = translate_response(completion(message), model="m")
+    assert msg["content"] == [{"type": "thinking", "thinking": "Two plus two is four.", "signature": THINKING_SIGNATURE},
+                              {"type": "text", "text": "4"}]
+
+
+def test_xai_reasoning_tokens_outside_completion_tokens_count_as_output() -> None:
+    """xAI: total = prompt + completion + reasoning; output was 1 instead of 291."""
+    xai = {"prompt_tokens": 12, "completion_tokens": 1, "total_tokens": 303,
+           "completion_tokens_details": {"reasoning_tokens": 290}}
+    assert map_usage(xai)["output_tokens"] == 291
+    openai = {"prompt_tokens": 12, "completion_tokens": 291, "total_tokens": 303,
+              "completion_tokens_details": {"reasoning_tokens": 290}}  # reasoning already inside
+    assert map_usage(openai)["output_tokens"] == 291

@@ -379,3 +379,11 @@ def test_think_tags_any_split_same_message(points: list[int]) -> None:
     assert blocks(msg) == [("thinking", "step 1 < step 2"), ("text", "The <b>answer</b> is 42.")]
     untouched = final([ROLE, *chunks, chunk(finish="stop")])
     assert blocks(untouched) == [("text", content)], "off by default"
+
+
+def test_mistral_streamed_thinking_parts_become_a_thinking_block() -> None:
+    think = [{"type": "thinking", "thinking": [{"type": "text", "text": "Let me "}]}]
+    msg = final([chunk({"role": "assistant", "content": ""}), chunk({"content": think}),
+                 chunk({"content": [{"type": "thinking", "thinking": [{"type": "text", "text": "count."}]}]}),
+                 chunk({"content": "Three."}), chunk(finish="stop"), USAGE])
+    assert blocks(msg) == [("thinking", "Let me count."), ("text", "Three.")]

@@ -6,7 +6,7 @@ Decisions worth knowing:
   are instructions, and Gemini's contents allow only user/model turns. The billing line
   ``x-anthropic-billing-header: ...`` is dropped (metadata, not prompt).
 - ``thoughtSignature``: read back from the tool_use id (see :func:`make_tool_id`) or from a
-  preceding ``gemini:`` thinking signature; the first function call of a model turn that has none
+  preceding ``gemini:`` thinking signature (a trailing one returns on the last text part); the first function call of a model turn that has none
   gets Google's documented ``skip_thought_signature_validator``. Other thinking blocks are dropped.
 - Thinking: ``enabled`` → ``thinkingBudget`` (clamped to ``max_thinking_budget``, default 24576,
   the smallest ceiling of the 2.5 family) with ``includeThoughts``; ``adaptive`` → dynamic budget
@@ -241,6 +241,11 @@ def _model_parts(content: Any, out: GeminiRequest) -> list[dict[str, Any]]:
                 part["thoughtSignature"] = pending
             pending = None
             parts.append(part)
+    if pending and parts:  # a signature Gemini put on a last (often empty) text part
+        if "text" in parts[-1] and "thoughtSignature" not in parts[-1]:
+            parts[-1]["thoughtSignature"] = pending
+        else:
+            parts.append({"text": "", "thoughtSignature": pending})
     return parts
 
 

@@ -150,7 +150,14 @@ def content_blocks(parts: list[dict[str, Any]], names: Mapping[str, str]) -> lis
                 else:
                     blocks.append({"type": "thinking", "thinking": part["text"],
                                    "signature": thinking_signature(signature)})
-            elif part["text"]:
+            else:
+                if signature:  # Gemini 3 signs text parts too: the signature travels on a thinking block
+                    if blocks and blocks[-1]["type"] == "thinking" and blocks[-1]["signature"] == SIGNATURE_PREFIX:
+                        blocks[-1]["signature"] = thinking_signature(signature)
+                    else:
+                        blocks.append({"type": "thinking", "thinking": "", "signature": thinking_signature(signature)})
+                if not part["text"]:
+                    continue
                 if blocks and blocks[-1]["type"] == "text":
                     blocks[-1]["text"] += part["text"]
                 else:

@@ -141,9 +141,14 @@ class GeminiStreamTranslator:
             if text:
                 events.append(self._delta({"type": "thinking_delta", "thinking": text}))
             return events
+        events = []
+        if part.get("thoughtSignature"):  # Gemini 3 signs text parts too (often an empty last one)
+            if self.open != "thinking" or self.thinking_signature:
+                events += self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+            self.thinking_signature = part["thoughtSignature"]
         if not text:
-            return []  # e.g. an empty part carrying only a thoughtSignature
-        events = [] if self.open == "text" else self._open("text", {"type": "text", "text": ""})
+            return events
+        events += [] if self.open == "text" else self._open("text", {"type": "text", "text": ""})
         events.append(self._delta({"type": "text_delta", "text": text}))
         return events
 

@@ -65,6 +65,12 @@ PRESETS: dict[str, Preset] = {
     ),
     "deepseek": Preset("deepseek", "https://api.deepseek.com/v1", echo_reasoning="reasoning_content"),
     "groq": Preset("groq", "https://api.groq.com/openai/v1", stream_usage=False),
+    # Mistral: strict about unknown fields (no stream_options, no user), usage comes anyway;
+    # reasoning (magistral) arrives as ``thinking`` content parts, read whatever the preset.
+    "mistral": Preset("mistral", "https://api.mistral.ai/v1", stream_usage=False, send_user=False, mid_system="merge"),
+    # xAI: only grok-3-mini takes reasoning_effort (low | high); the other grok models reject it.
+    "xai": Preset("xai", "https://api.x.ai/v1", effort_style="reasoning_effort", reasoning_models=r"grok-3-mini",
+                  effort_levels=("low", "high")),
     "ollama": Preset("ollama", "http://127.0.0.1:11434/v1", top_k=True, mid_system="merge"),
     "vllm": Preset("vllm", "http://127.0.0.1:8000/v1", top_k=True, mid_system="merge"),
     "lmstudio": Preset("lmstudio", "http://127.0.0.1:1234/v1", top_k=True, mid_system="merge"),

@@ -134,10 +134,20 @@ def map_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
     )
     return {
         "input_tokens": max(prompt - read - write, 0),
-        "output_tokens": _int(u.get("completion_tokens")),
+        "output_tokens": _output_tokens(u, prompt),
         "cache_read_input_tokens": read,
         "cache_creation_input_tokens": write,
     }
+
+
+def _output_tokens(u: Mapping[str, Any], prompt: int) -> int:
+    """completion_tokens includes reasoning on most servers; where the total says it does not
+    (xAI: total = prompt + completion + reasoning), reasoning is added back."""
+    completion = _int(u.get("completion_tokens"))
+    reasoning = _int((u.get("completion_tokens_details") or {}).get("reasoning_tokens"))
+    if reasoning and _int(u.get("total_tokens")) == prompt + completion + reasoning:
+        return completion + reasoning
+    return completion
 
 
 def _int(value: Any) -> int:
@@ -165,12 +175,27 @@ def matched_stop(choice: Mapping[str, Any], stop_sequences: list[str]) -> str | 
 
 
 # -- non-stream response -------------------------------------------------------------------------
-def _text_of(content: Any) -> str:
+def content_pieces(content: Any) -> list[tuple[str, str]]:
+    """``content`` (a string or a list of parts) → ``("text" | "thinking", text)`` pieces in order.
+
+    Mistral's reasoning models send thinking as content parts:
+    ``{"type": "thinking", "thinking": [{"type": "text", "text": …}]}`` (or a plain string).
+    """
     if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
-    return ""
+        return [("text", content)] if content else []
+    pieces: list[tuple[str, str]] = []
+    for part in content if isinstance(content, list) else []:
+        if not isinstance(part, dict):
+            continue
+        if part.get("type") == "thinking":
+            inner = part.get("thinking")
+            text = inner if isinstance(inner, str) else "".join(
+                p.get("text", "") for p in inner or [] if isinstance(p, dict) and isinstance(p.get("text"), str))
+            if text:
+                pieces.append(("thinking", text))
+        elif isinstance(part.get("text"), str) and part["text"]:
+            pieces.append(("text", part["text"]))
+    return pieces
 
 
 def reasoning_of(message: Mapping[str, Any]) -> str:
@@ -190,7 +215,9 @@ def translate_response(
     message = choice.get("message") or {}
     content: list[dict[str, Any]] = []
     reasoning = reasoning_of(message)
-    text = _text_of(message.get("content"))
+    pieces = content_pieces(message.get("content"))
+    reasoning += "".join(t for kind, t in pieces if kind == "thinking")
+    text = "".join(t for kind, t in pieces if kind == "text")
     if think_tags and text:
         inline, text = split_think_tags(text)
         reasoning += inline

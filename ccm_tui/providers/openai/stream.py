@@ -23,6 +23,7 @@ from .presets import THINKING_SIGNATURE
 from .response import (
     REFUSAL_NOTE,
     InvalidToolArguments,
+    content_pieces,
     map_usage,
     matched_stop,
     parse_arguments,
@@ -136,11 +137,8 @@ class OpenAIStreamTranslator:
         if reasoning:
             self._append("thinking", {"type": "thinking", "thinking": "", "signature": ""},
                          {"type": "thinking_delta", "thinking": reasoning})
-        content = delta.get("content")
-        if isinstance(content, list):
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-        if isinstance(content, str) and content:
-            self._content(self._tags.feed(content) if self._tags else [("text", content)])
+        for kind, text in content_pieces(delta.get("content")):
+            self._content(self._tags.feed(text) if self._tags and kind == "text" else [(kind, text)])
         refusal = delta.get("refusal")
         if isinstance(refusal, str) and refusal:
             if not self._refused:
