@@ -103,6 +103,10 @@ class Flow:
     error_type: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: "provider,model" → [tool calls checked, invalid] (toolcheck.py), and whether the one
+    #: retry an invalid tool call allows has been spent.
+    tool_calls: dict[str, list[int]] = field(default_factory=dict)
+    tool_call_retried: bool = False
     cost_usd: float = 0.0
     state: str = "pending"  # pending | routed | streaming | done | failed
 

@@ -92,6 +92,8 @@ class FlowStore:
         self.providers: dict[str, ProviderStats] = {}
         self.routes: dict[str, Totals] = {}
         self.models: dict[str, Totals] = {}
+        #: "provider,model" → [tool calls checked, invalid]: the first measured quality signal.
+        self.tool_calls: dict[str, list[int]] = {}
         self.session = Totals()
         self.last_main: Flow | None = None
 
@@ -151,3 +153,12 @@ class FlowStore:
                 stats.ttft_ms.append(flow.first_byte_ms)
         self.routes.setdefault(flow.route or "(unrouted)", Totals()).add(flow)
         self.models.setdefault(flow.target or "(unrouted)", Totals()).add(flow)
+        for target, (checked, invalid) in flow.tool_calls.items():
+            counts = self.tool_calls.setdefault(target, [0, 0])
+            counts[0] += checked
+            counts[1] += invalid
+
+    def invalid_tool_rate(self, provider: str) -> tuple[int, int]:
+        """(invalid, checked) tool calls over the provider's models."""
+        pairs = [c for target, c in self.tool_calls.items() if target.split(",", 1)[0] == provider]
+        return sum(c[1] for c in pairs), sum(c[0] for c in pairs)

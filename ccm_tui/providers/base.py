@@ -21,7 +21,12 @@ from ..errors import ProxyError, UpstreamTimeout, UpstreamUnavailable, error_for
 from ..flow import Flow
 from ..secrets import Redactor
 from ..sse import FrameTooLarge, SSEDecoder, SSEFrame, encode_event
+from .blocks import Event
 from .pool import UpstreamPool
+from .toolcheck import ToolCheck
+
+#: Most of an answer's start (as JSON) held back while an invalid tool call could still be retried.
+HOLD_BYTES = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -139,20 +144,39 @@ class Provider:
         return data
 
     async def translate_stream(
-        self, flow: Flow, response: httpx.Response, translator: StreamTranslator
+        self, flow: Flow, response: httpx.Response, translator: StreamTranslator, *, check: ToolCheck | None = None
     ) -> AsyncIterator[bytes]:
-        """Upstream SSE → translator → Anthropic SSE bytes, chunk by chunk, never buffered whole."""
+        """Upstream SSE → translator → Anthropic SSE bytes, chunk by chunk, never buffered whole.
+
+        With a tool ``check`` that may still retry, the start of the answer is held back (at most
+        :data:`HOLD_BYTES`) until its first text or thinking, or its first block end: an answer
+        that opens with an invalid tool call can then still go to another target, because nothing
+        reached the client. From the first byte sent on, invalid calls are only noted.
+        """
         decoder = SSEDecoder()
+        held: list[Event] = []
+        held_bytes = 0
+        holding = check is not None and check.retry_allowed
         async with self.relaying(response):
             async for raw in response.aiter_bytes():
-                out = [e for frame in decoder.feed(raw) for e in self._translate_frame(flow, frame, translator)]
+                out: list[Event] = []
+                for frame in decoder.feed(raw):
+                    events = self._translate_frame(frame, translator)
+                    if holding and check is not None:
+                        held += events
+                        held_bytes += sum(len(json.dumps(data)) for _, data in events)
+                        if not _settles(events) and held_bytes <= HOLD_BYTES:
+                            continue
+                        holding = check.retry_allowed = False  # from here on it goes to the client
+                        events, held = held, []
+                    out += events
                 if out:
-                    yield b"".join(out)
+                    yield b"".join(_emit(flow, event_type, data) for event_type, data in out)
             # An unterminated last frame of a cut stream may be half JSON: skipped, finish() reports the cut.
-            tail = [e for frame in decoder.close() for e in self._translate_frame(flow, frame, translator, strict=False)]
-            tail += [_emit(flow, event_type, data) for event_type, data in translator.finish()]
+            tail = held + [e for frame in decoder.close() for e in self._translate_frame(frame, translator, strict=False)]
+            tail += translator.finish()
             if tail:
-                yield b"".join(tail)
+                yield b"".join(_emit(flow, event_type, data) for event_type, data in tail)
 
     @contextlib.asynccontextmanager
     async def relaying(self, response: httpx.Response) -> AsyncIterator[None]:
@@ -167,10 +191,8 @@ class Provider:
         finally:
             await response.aclose()
 
-    def _translate_frame(
-        self, flow: Flow, frame: SSEFrame, translator: StreamTranslator, *, strict: bool = True
-    ) -> list[bytes]:
-        """One upstream frame → encoded Anthropic events; an in-stream error object raises its typed error."""
+    def _translate_frame(self, frame: SSEFrame, translator: StreamTranslator, *, strict: bool = True) -> list[Event]:
+        """One upstream frame → Anthropic events; an in-stream error object raises its typed error."""
         if frame.data == "[DONE]":
             return []
         try:
@@ -181,7 +203,14 @@ class Provider:
             raise UpstreamUnavailable(f"{self.name}: malformed stream chunk {frame.data[:120]!r}") from None
         if isinstance(chunk, dict) and chunk.get("error"):
             raise self.parse_error(_stream_error_status(chunk), frame.data.encode(), {})
-        return [_emit(flow, event_type, data) for event_type, data in translator.feed(chunk)]
+        return translator.feed(chunk)
+
+
+def _settles(events: list[Event]) -> bool:
+    """Text or thinking has begun, or a block (a tool call: checked by now) has ended."""
+    return any(kind == "content_block_stop" or kind == "message_stop"
+               or (kind == "content_block_delta" and data["delta"].get("type") != "input_json_delta")
+               for kind, data in events)
 
 
 def _emit(flow: Flow, event_type: str, data: dict[str, Any]) -> bytes:

@@ -2,6 +2,8 @@
 
 Nothing has reached the client while we are here: a stream's first chunk is fetched before the
 response starts, so a stream that fails at once can still fall back. After that, no retry.
+An answer with an invalid tool call (providers/toolcheck.py) is retried once: on the next target
+of the chain, or on the same one when it is the last.
 The stream handed back is guarded: upstream silence longer than the provider's stall timeout
 becomes a ``timeout_error``, and during shorter silences the client gets ``ping`` keepalives.
 """
@@ -19,6 +21,7 @@ from ..errors import InvalidRequest, ProxyError, UpstreamTimeout, is_retryable
 from ..flow import Attempt, Flow
 from ..limits import clamp_max_tokens, limits_for, replace_images
 from ..providers import UpstreamResponse
+from ..providers.toolcheck import InvalidToolCall
 from ..sse import encode_event
 from .state import ProxyState
 
@@ -162,7 +165,9 @@ async def call_with_fallbacks(
     for position, target in enumerate(chain):
         provider_name, model = parse_target(target)
         outgoing = fit_to_model(state, flow, body, provider_name, model)
-        for attempt_no in range(RETRIES_PER_TARGET + 1):
+        tries, attempt_no = RETRIES_PER_TARGET + 1, -1
+        while attempt_no + 1 < tries:
+            attempt_no += 1
             attempt = Attempt(provider=provider_name, model=model, started=time.time())
             flow.attempts.append(attempt)
             t0 = time.perf_counter()
@@ -176,6 +181,14 @@ async def call_with_fallbacks(
                 attempt.status, attempt.error = err.status, state.redactor.text(err.message)
                 attempt.duration_ms = (time.perf_counter() - t0) * 1000
                 last = err
+                if isinstance(err, InvalidToolCall):  # once: on the fallback, else on the same target
+                    flow.tool_call_retried = True
+                    following = chain[position + 1] if position + 1 < len(chain) else target
+                    flow.note(f"{target}: {attempt.error}; retried once on {following}")
+                    if following != target:
+                        break
+                    tries = attempt_no + 2
+                    continue
                 if not is_retryable(err):
                     raise
                 if attempt_no < RETRIES_PER_TARGET:

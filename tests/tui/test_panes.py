@@ -186,3 +186,11 @@ def test_tokens_table_shows_model_names_literally() -> None:
     console.print(table)
     text = console.export_text()
     assert "anthropic,claude-[/]x" in text and "p,[bold]m" in text
+
+
+def test_bad_tools_cell_shows_the_invalid_tool_call_rate() -> None:
+    from ccm_tui.tui.panes.providers import bad_tools
+
+    assert bad_tools(0, 0).plain == "—"
+    assert bad_tools(1, 8).plain == "12% of 8" and "red" in str(bad_tools(1, 8).style)
+    assert bad_tools(0, 5).plain == "0% of 5"

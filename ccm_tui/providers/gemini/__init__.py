@@ -16,6 +16,7 @@ from ...errors import ProxyError
 from ...flow import Flow
 from ...limits import provider_limits
 from ..base import Provider, UpstreamResponse
+from ..toolcheck import ToolCheck
 from .request import DEFAULT_MAX_OUTPUT, build_request
 from .response import parse_gemini_error, translate_response
 from .stream import GeminiStreamTranslator
@@ -50,16 +51,19 @@ class GeminiProvider(Provider):
         for note in request.notes:
             flow.note(note)
         stream = body.get("stream") is True
+        check = ToolCheck.for_flow(flow, body, self.name, model)
         response = await self.send(flow, self.url(model, stream=stream), request.payload,
                                    self.upstream_headers(), stream=stream)
         if stream:
             translator = GeminiStreamTranslator(shown_model, request.names, grounding=request.grounding,
-                                                input_tokens=flow.estimated_input_tokens or 0)
-            return UpstreamResponse(stream=self.translate_stream(flow, response, translator))
+                                                input_tokens=flow.estimated_input_tokens or 0, check=check)
+            return UpstreamResponse(stream=self.translate_stream(flow, response, translator, check=check))
         data = await self.read_json(response)
         if "error" in data and "candidates" not in data:
             raise self.parse_error(response.status_code, response.content, response.headers)
-        return UpstreamResponse(body=translate_response(data, shown_model, request.names, grounding=request.grounding))
+        message = translate_response(data, shown_model, request.names, grounding=request.grounding)
+        check.check_message(message)
+        return UpstreamResponse(body=message)
 
     def parse_error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> ProxyError:
         return parse_gemini_error(self.name, status, raw, headers)

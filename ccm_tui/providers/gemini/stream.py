@@ -22,6 +22,7 @@ from typing import Any
 
 from ...errors import UpstreamUnavailable
 from ..blocks import Event, block_events, new_message_id
+from ..toolcheck import ToolCheck
 from .grounding import grounding_blocks
 from .response import (
     content_blocks,
@@ -37,11 +38,13 @@ _PATH_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\['([^']*)'\]")
 
 class GeminiStreamTranslator:
     def __init__(
-        self, model: str, names: Mapping[str, str] | None = None, *, input_tokens: int = 0, grounding: bool = False
+        self, model: str, names: Mapping[str, str] | None = None, *, input_tokens: int = 0, grounding: bool = False,
+        check: ToolCheck | None = None,
     ) -> None:
         self.model = model
         self.names = dict(names or {})
         self.grounding = grounding
+        self.check = check  # each call validated (and repaired) before it goes out whole
         self.started = False
         self.index = -1  # index of the last opened block
         self.open: str | None = None  # type of the open block
@@ -189,8 +192,10 @@ class GeminiStreamTranslator:
             call: dict[str, Any] = {"name": name, "args": args, **({"id": call_id} if call_id else {})}
             self.collected.append({"functionCall": call, "thoughtSignature": signature})
             return []
-        block = {"type": "tool_use", "id": make_tool_id(signature, call_id), "name": self.names.get(name, name),
-                 "input": {}}
+        shown = self.names.get(name, name)
+        if self.check is not None:
+            args = self.check.check(shown, args)
+        block = {"type": "tool_use", "id": make_tool_id(signature, call_id), "name": shown, "input": {}}
         events = self._open("tool_use", block)
         events.append(self._delta({"type": "input_json_delta",
                                    "partial_json": json.dumps(args, ensure_ascii=False, separators=(",", ":"))}))

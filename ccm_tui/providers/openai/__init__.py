@@ -13,6 +13,7 @@ from ...limits import provider_limits
 from ...sse import encode_event
 from ..base import Provider, UpstreamResponse, record_event
 from ..blocks import message_events
+from ..toolcheck import ToolCheck
 from .presets import PRESETS, Preset, get_preset
 from .request import Limits, translate_request
 from .response import REFUSAL_NOTE, error_from_openai, refusal_of, repaired_calls, translate_response
@@ -57,6 +58,7 @@ class OpenAIProvider(Provider):
             body, self.preset, limits=Limits(max_output_tokens=cap), note=flow.note, search=search
         )
         stream = bool(body.get("stream"))
+        check = ToolCheck.for_flow(flow, body, self.name, model)
         response = await self.send(flow, self.url, translated.payload, self.upstream_headers(), stream=stream)
         is_sse = "text/event-stream" in response.headers.get("content-type", "")
         if stream and is_sse:
@@ -64,9 +66,9 @@ class OpenAIProvider(Provider):
             translator = OpenAIStreamTranslator(
                 requested, names=translated.names, stop_sequences=translated.stop_sequences,
                 input_tokens=estimate or 0, note=flow.note, think_tags=self.preset.think_tags,
-                search=SearchStream(search.query) if search else None,
+                search=SearchStream(search.query) if search else None, check=check,
             )
-            return UpstreamResponse(stream=self.translate_stream(flow, response, translator))
+            return UpstreamResponse(stream=self.translate_stream(flow, response, translator, check=check))
         if stream:
             await response.aread()
             await response.aclose()
@@ -85,6 +87,7 @@ class OpenAIProvider(Provider):
             choices = data.get("choices") or [{}]
             answer = choices[0].get("message") if isinstance(choices[0], dict) else None
             search_message(message, url_citations(answer if isinstance(answer, dict) else {}), search.query)
+        check.check_message(message)
         if refusal_of(data):
             flow.note(REFUSAL_NOTE)
         if repaired := repaired_calls(data):

@@ -19,6 +19,7 @@ from typing import Any
 
 from ...errors import UpstreamUnavailable
 from ..blocks import Event, block_events, message_events, new_message_id
+from ..toolcheck import ToolCheck
 from .presets import THINKING_SIGNATURE
 from .response import (
     REFUSAL_NOTE,
@@ -74,6 +75,7 @@ class OpenAIStreamTranslator:
         note: Callable[[str], None] | None = None,
         think_tags: bool = False,
         search: SearchStream | None = None,
+        check: ToolCheck | None = None,
     ) -> None:
         self.model = model
         self.names = dict(names or {})
@@ -83,6 +85,7 @@ class OpenAIStreamTranslator:
         self.message_id = new_message_id()
         self._tags = ThinkTagSplitter() if think_tags else None
         self._search = search  # a web search answer: text held until the annotations are in
+        self._check = check  # tool calls validated against the request's schemas at their block end
         self._ev: list[Event] = []
         self._started = False
         self._done = False
@@ -261,16 +264,22 @@ class OpenAIStreamTranslator:
         if call.started:
             if not raw.strip():
                 self._delta_json("{}")
+                raw = "{}"
             else:
-                self._check_streamed(raw, name)
+                raw += self._check_streamed(raw, name)
+            if self._check is not None:  # already sent piece by piece: checked, not repairable
+                self._check.check(name, json.loads(raw), repairable=False)
         else:
             if not call.name:
                 call.name = "unknown_tool"
                 self.note("a tool call arrived without a name")
             value, repaired = parse_arguments(raw, name)
+            parsed = value
+            if self._check is not None:
+                value = self._check.check(name, value)
             call.args = []
             self._try_start(call, force=True)
-            exact = not repaired and raw.strip() and json.loads(raw) == value
+            exact = not repaired and value is parsed and raw.strip() and json.loads(raw) == value
             if repaired:
                 self.note(f"repaired invalid JSON arguments of {name}")
             self._delta_json(raw if exact else json.dumps(value, ensure_ascii=False))
@@ -279,8 +288,8 @@ class OpenAIStreamTranslator:
         self._emit("content_block_stop", {"type": "content_block_stop", "index": self._index})
         self._open = None
 
-    def _check_streamed(self, raw: str, name: str) -> None:
-        """Arguments already sent piece by piece: only an appended suffix can still repair them."""
+    def _check_streamed(self, raw: str, name: str) -> str:
+        """Arguments already sent piece by piece: only an appended suffix (returned) can still repair them."""
         try:
             value = json.loads(raw)
         except ValueError:
@@ -288,12 +297,13 @@ class OpenAIStreamTranslator:
             if fixed is not None and fixed.startswith(raw) and isinstance(json.loads(fixed), dict):
                 self.note(f"closed truncated JSON arguments of {name}")
                 self._delta_json(fixed[len(raw):])
-                return
+                return fixed[len(raw):]
             raise InvalidToolArguments(
                 f"the model streamed tool arguments for {name} that are not valid JSON: {raw[:200]!r}"
             ) from None
         if not isinstance(value, dict):
             raise InvalidToolArguments(f"the model streamed tool arguments for {name} that are not an object")
+        return ""
 
     def _delta_json(self, text: str) -> None:
         self._emit("content_block_delta", {

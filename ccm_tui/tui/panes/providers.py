@@ -39,8 +39,15 @@ class StatPane(Static, can_focus=True):
 
 # (header, priority): when the pane is too narrow, the lowest priority columns go first
 COLUMNS = (("req", 6), ("err", 5), ("p50", 4), ("p95", 2), ("ttft", 1), ("in", 3), ("out", 3), ("cost", 2),
-           ("latency", 0))
+           ("bad tools", 4), ("latency", 0))
 NAME_MIN = 10  # the provider column never gets narrower than this (or its longest name)
+
+
+def bad_tools(invalid: int, checked: int) -> Text:
+    """Share of the provider's tool calls that did not match their schema (— before any)."""
+    if not checked:
+        return Text("—", style="dim")
+    return Text(f"{100 * invalid / checked:.0f}% of {checked}", style="bold red" if invalid else "dim")
 
 
 class ProvidersPane(StatPane):
@@ -60,6 +67,7 @@ class ProvidersPane(StatPane):
                 "ttft": Text(fmt.ms(stats.p("ttft", 50))),
                 "in": Text(fmt.tokens(t.input_tokens)), "out": Text(fmt.tokens(t.output_tokens)),
                 "cost": Text(fmt.usd(t.cost_usd)),
+                "bad tools": bad_tools(*self.store.invalid_tool_rate(name)),
                 "latency": Text(sparkline(stats.latency_ms, 10), style="green"),
             }))
         widths = {col: max([len(col)] + [cells[col].cell_len for _, cells in rows]) for col, _ in COLUMNS}
