@@ -1,4 +1,5 @@
-"""Command line: ``ccm-tui`` (the TUI), ``serve``, ``route``, ``config init|check|import``, ``history``, ``usage``.
+"""Command line: ``ccm-tui`` (the TUI), ``serve``, ``route``, ``doctor``, ``config init|check|import``, ``history``,
+``usage``.
 
 Each command lives in its own module under :mod:`ccm_tui.commands`, imported only when used so
 that ``ccm-tui serve`` never loads Textual.
@@ -45,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(route)
     route.add_argument("file", metavar="FILE", help="a Messages request body, or a fixture with a `body` key ('-' = stdin)")
 
+    doctor = sub.add_parser("doctor", help="check that every route works with Claude Code (sends small requests)")
+    _add_config(doctor)
+    doctor.add_argument("--route", metavar="NAME", help="check only this route")
+    doctor.add_argument("--json", action="store_true", help="print the results as one JSON object")
+
     from .commands.history import add_parsers as add_history_parsers  # argparse only; no store opened
 
     add_history_parsers(sub, _add_config)
@@ -76,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .commands.serve import run
     elif args.command == "route":
         from .commands.route import run
+    elif args.command == "doctor":
+        from .commands.doctor import run
     elif args.command == "config":
         from .commands.config import run
     elif args.command == "history":
