@@ -8,6 +8,7 @@ iterator raises it mid-stream and the proxy turns it into ``event: error``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
@@ -25,8 +26,10 @@ from .blocks import Event
 from .pool import UpstreamPool
 from .toolcheck import ToolCheck
 
-#: Most of an answer's start (as JSON) held back while an invalid tool call could still be retried.
+#: Most of an answer's start held back (as JSON bytes, and seconds: no keepalive gap longer than
+#: the usual ping interval) while an invalid tool call could still be retried.
 HOLD_BYTES = 64 * 1024
+HOLD_S = 10.0
 
 
 @dataclass(slots=True)
@@ -149,18 +152,23 @@ class Provider:
         """Upstream SSE → translator → Anthropic SSE bytes, chunk by chunk, never buffered whole.
 
         With a tool ``check`` that may still retry, the start of the answer is held back (at most
-        :data:`HOLD_BYTES`) until its first text or thinking, or its first block end: an answer
-        that opens with an invalid tool call can then still go to another target, because nothing
-        reached the client. From the first byte sent on, invalid calls are only noted.
+        :data:`HOLD_BYTES` and :data:`HOLD_S`) until its first text or thinking, or its first
+        block end: an answer that opens with an invalid tool call can then still go to another
+        target, because nothing reached the client. From the first byte sent on, invalid calls are
+        only noted.
         """
         decoder = SSEDecoder()
         held: list[Event] = []
         held_bytes = 0
         holding = check is not None and check.retry_allowed
+        deadline = asyncio.get_running_loop().time() + HOLD_S if holding else None
         async with self.relaying(response):
-            async for raw in response.aiter_bytes():
+            async for raw in _reads(response.aiter_bytes(), deadline):
                 out: list[Event] = []
-                for frame in decoder.feed(raw):
+                if raw is None and holding and check is not None:  # held long enough: let it go
+                    holding = check.retry_allowed = False
+                    out, held = held, []
+                for frame in decoder.feed(raw or b""):
                     events = self._translate_frame(frame, translator)
                     if holding and check is not None:
                         held += events
@@ -204,6 +212,31 @@ class Provider:
         if isinstance(chunk, dict) and chunk.get("error"):
             raise self.parse_error(_stream_error_status(chunk), frame.data.encode(), {})
         return translator.feed(chunk)
+
+
+async def _reads(chunks: AsyncIterator[bytes], deadline: float | None) -> AsyncIterator[bytes | None]:
+    """The upstream reads, plus one ``None`` when ``deadline`` (loop time) passes between two."""
+    loop = asyncio.get_running_loop()
+    iterator = chunks.__aiter__()
+    pending: asyncio.Future[bytes] | None = None
+    try:
+        while True:
+            pending = asyncio.ensure_future(anext(iterator))
+            if deadline is not None:
+                done, _ = await asyncio.wait({pending}, timeout=max(deadline - loop.time(), 0.0))
+                if not done:
+                    deadline = None
+                    yield None
+            try:
+                chunk = await pending
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield chunk
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            await asyncio.wait({pending})
 
 
 def _settles(events: list[Event]) -> bool:

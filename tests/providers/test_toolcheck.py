@@ -228,3 +228,16 @@ default = "gem,gemini-2.5-pro"
     assert message.content[1].input == {"command": "ls"}
     assert len(gemini.requests) == 2
     assert one_flow(flows).tool_calls == {"gem,gemini-2.5-pro": [2, 1]}
+
+
+def test_a_slow_start_is_held_at_most_hold_s_then_goes_out_and_is_only_noted(
+        fake, start_proxy, flows, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("ccm_tui.providers.base.HOLD_S", 0.2)
+    slow = tool_stream(BAD)
+    slow.piece, slow.delay = 60, 0.15  # the call completes well after the hold ended
+    fake.script(slow, tool_stream(GOOD))
+    proxy = start(start_proxy, flows, openai_config(fake.base_url, fallback=True))
+    message = ask(proxy, stream=True)
+    assert message.content[0].input == {"command": ["ls"]}
+    assert len(fake.bodies()) == 1
+    assert any("invalid tool call passed on" in n for n in one_flow(flows).notes)
