@@ -62,3 +62,30 @@ def test_claude_tool_loop_through_gemini(claude, serve, tmp_path) -> None:
     assert call["thoughtSignature"] == SIGNATURE, "the thought signature came back on its function call"
     assert all(r.headers.get("x-goog-api-key") == KEY and KEY not in r.path + r.query for r in fake.requests)
     assert all(KEY not in line for line in lines)
+
+
+def positional_answer(sent: RecordedRequest) -> GeminiReply:
+    """Two parallel Bash calls without ids; Gemini pairs the responses with the calls by position."""
+    declared = [d["name"] for t in sent.body.get("tools", []) for d in t.get("functionDeclarations", [])]
+    responses = function_responses(sent)
+    if len(responses) >= 2:
+        a, b = (str(r["response"].get("result", r["response"])).strip() for r in responses[-2:])
+        return GeminiReply(chunks=[chunk([text_part(f"A={a} B={b}")], "STOP", usage(200, 12))])
+    if "Bash" in declared:
+        calls = [call_part("Bash", {"command": "sleep 1 && echo slow-A", "description": "slow"}, SIGNATURE),
+                 call_part("Bash", {"command": "echo fast-B", "description": "fast"})]
+        return GeminiReply(chunks=[chunk(calls, "STOP", usage(180, 20))])
+    return GeminiReply(chunks=[chunk([text_part("ok")], "STOP", usage(10, 1))])
+
+
+def test_parallel_results_reach_gemini_in_call_order(claude, serve, tmp_path) -> None:
+    """Claude Code sends the fast tool's result first; each call must still get its own output."""
+    fake = FakeGemini()
+    fake.handler = positional_answer
+    with run_asgi(fake.app) as upstream:
+        handle = serve(one_provider_config("gem", "gemini", upstream, "gemini-2.5-pro", "GEMINI_KEY"),
+                       env={"GEMINI_KEY": KEY})
+        result = run_claude(claude, handle.base_url, handle.token, "run both commands with Bash",
+                            tmp_path / "home", "--allowedTools", "Bash")
+    assert result["is_error"] is False, result
+    assert result["result"] == "A=slow-A B=fast-B"
