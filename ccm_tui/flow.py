@@ -167,5 +167,6 @@ class Flow:
                 for a in self.attempts
             ],
             "notes": list(self.notes),
+            "tool_calls": {target: {"checked": c[0], "invalid": c[1]} for target, c in self.tool_calls.items()},
             "cost_usd": self.cost_usd,
         }

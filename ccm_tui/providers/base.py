@@ -160,7 +160,7 @@ class Provider:
         decoder = SSEDecoder()
         held: list[Event] = []
         held_bytes = 0
-        holding = check is not None and check.retry_allowed
+        holding = check is not None and check.retry_allowed and check.active
         deadline = asyncio.get_running_loop().time() + HOLD_S if holding else None
         async with self.relaying(response):
             async for raw in _reads(response.aiter_bytes(), deadline):

@@ -105,6 +105,11 @@ class ToolCheck:
         self.counts = counts if counts is not None else [0, 0]  # [checked, invalid]
         self.note = note or (lambda _text: None)
 
+    @property
+    def active(self) -> bool:
+        """Some declared tool has a schema to check calls against."""
+        return any(schema is not None for schema in self.schemas.values())
+
     @classmethod
     def for_flow(cls, flow: Flow, body: Mapping[str, Any], provider: str, model: str) -> ToolCheck:
         counts = flow.tool_calls.setdefault(f"{provider},{model}", [0, 0])
@@ -121,11 +126,10 @@ class ToolCheck:
             problem = f"{name}: no such tool in the request"
         else:
             schema = self.schemas[name]
-            errors = schema_errors(schema, value) if schema is not None else []
-            if not errors:
+            if schema is None or not (errors := schema_errors(schema, value)):
                 return value
-            fixed = repair(schema or {}, value) if repairable else value
-            if fixed != value and not schema_errors(schema or {}, fixed):
+            fixed = repair(schema, value) if repairable else value
+            if fixed != value and not schema_errors(schema, fixed):
                 self.note(f"repaired tool input of {name} to match its schema")
                 return fixed
             problem = f"{name}: " + "; ".join(errors[:MAX_ERRORS_SHOWN])
