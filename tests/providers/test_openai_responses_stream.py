@@ -121,11 +121,11 @@ def test_incomplete_maps_its_reason(reason: str, expected: str) -> None:
     assert non_stream([message("cut sh")], status="incomplete", reason=reason)["stop_reason"] == expected
 
 
-def test_refusal_is_text_with_stop_reason_refusal() -> None:
+def test_refusal_is_text_that_ends_the_turn_not_a_policy_stop() -> None:
     output = [message("I can't help with that.", refusal=True)]
     streamed = assemble(run(stream_events(output, USAGE)))
     assert streamed["content"] == [{"type": "text", "text": "I can't help with that."}]
-    assert streamed["stop_reason"] == "refusal" and strip_id(streamed) == strip_id(non_stream(output))
+    assert streamed["stop_reason"] == "end_turn" and strip_id(streamed) == strip_id(non_stream(output))
 
 
 def test_failed_and_error_events_raise_typed_errors() -> None:

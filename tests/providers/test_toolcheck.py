@@ -241,3 +241,31 @@ def test_a_slow_start_is_held_at_most_hold_s_then_goes_out_and_is_only_noted(
     assert message.content[0].input == {"command": ["ls"]}
     assert len(fake.bodies()) == 1
     assert any("invalid tool call passed on" in n for n in one_flow(flows).notes)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_responses_api_invalid_call_is_retried(start_proxy, flows, stream) -> None:  # type: ignore[no-untyped-def]
+    from tests.fakes.responses_server import EventReply, function_call, response, stream_events, usage
+
+    def reply(args: str) -> Any:
+        output = [function_call("Bash", args, "call_A")]
+        if stream:
+            return EventReply(events=stream_events(output, usage(20, 5)))
+        return Reply.json(response(output, usage(20, 5)))
+
+    with FakeOpenAI() as fake:
+        fake.script(reply(BAD), reply(GOOD))
+        proxy = start(start_proxy, flows, f"""
+[providers.oai]
+type = "openai"
+api = "responses"
+base_url = "{fake.base_url}"
+models = ["gpt-5.1"]
+
+[router]
+default = "oai,gpt-5.1"
+""")
+        message = ask(proxy, stream=stream)
+        assert len(fake.bodies()) == 2
+    assert message.content[-1].input == {"command": "ls"}
+    assert one_flow(flows).tool_calls == {"oai,gpt-5.1": [2, 1]}

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 from ...flow import Flow
 from ...limits import provider_limits
 from ..base import UpstreamResponse
+from ..toolcheck import ToolCheck
+from .response import REFUSAL_NOTE
 from .responses_request import session_key, translate_responses_request
-from .responses_response import repaired_calls, responses_error, translate_responses_response
+from .responses_response import refused_in, repaired_calls, responses_error, translate_responses_response
 from .responses_stream import ResponsesStreamTranslator
 from .websearch import SearchStream, search_message
 
@@ -36,6 +38,7 @@ async def responses_messages(
     translated = translate_responses_request(body, provider.preset, max_output_tokens=cap, session=session,
                                              note=flow.note)
     stream = bool(body.get("stream"))
+    check = ToolCheck.for_flow(flow, body, provider.name, model)
     response = await provider.send(flow, provider.responses_url, translated.payload, provider.upstream_headers(),
                                    stream=stream)
     query = translated.search_query
@@ -43,9 +46,9 @@ async def responses_messages(
         estimate = flow.estimated_input_tokens or (flow.decision.estimated_tokens if flow.decision else None)
         translator = ResponsesStreamTranslator(
             requested, names=translated.names, input_tokens=estimate or 0, provider=provider.name, note=flow.note,
-            search=SearchStream(query) if query is not None else None,
+            search=SearchStream(query) if query is not None else None, check=check,
         )
-        return UpstreamResponse(stream=provider.translate_stream(flow, response, translator))
+        return UpstreamResponse(stream=provider.translate_stream(flow, response, translator, check=check))
     if stream:
         await response.aread()
         await response.aclose()
@@ -56,6 +59,9 @@ async def responses_messages(
     message, cited, ran = translate_responses_response(data, model=requested, names=translated.names)
     if query is not None:
         search_message(message, cited, ran or query)
+    check.check_message(message)
+    if refused_in(data):
+        flow.note(REFUSAL_NOTE)
     if repaired := repaired_calls(data):
         flow.note(f"repaired invalid JSON arguments of {repaired} tool call(s)")
     if stream:

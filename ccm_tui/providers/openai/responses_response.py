@@ -86,12 +86,14 @@ def responses_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
                       "prompt_tokens_details": details})
 
 
-def responses_stop(response: Mapping[str, Any], *, has_tool_use: bool, refused: bool) -> str:
+def responses_stop(response: Mapping[str, Any], *, has_tool_use: bool) -> str:
+    """A model's own refusal is text that ends the turn (see ``stop_reason``); only a
+    content filter is a ``refusal``."""
     finish = None
     if response.get("status") == "incomplete":
         reason = (response.get("incomplete_details") or {}).get("reason")
         finish = {"max_output_tokens": "length", "content_filter": "content_filter"}.get(str(reason))
-    return stop_reason(finish, has_tool_use=has_tool_use, refused=refused)
+    return stop_reason(finish, has_tool_use=has_tool_use)
 
 
 def responses_error(err: Any, provider: str) -> ProxyError:
@@ -133,7 +135,6 @@ def translate_responses_response(
     content: list[dict[str, Any]] = []
     cited: list[dict[str, Any]] = []
     query: str | None = None
-    refused = False
     for item in data.get("output") or []:
         if not isinstance(item, dict):
             continue
@@ -149,7 +150,6 @@ def translate_responses_response(
                 text = part.get("text") if part.get("type") == "output_text" else part.get("refusal")
                 if not isinstance(text, str) or not text:
                     continue
-                refused = refused or part.get("type") == "refusal"
                 if fresh:
                     content.append({"type": "text", "text": ""})
                     fresh = False
@@ -167,10 +167,17 @@ def translate_responses_response(
     has_tools = any(b["type"] == "tool_use" for b in content)
     message = {
         "id": new_message_id(), "type": "message", "role": "assistant", "model": model, "content": content,
-        "stop_reason": responses_stop(data, has_tool_use=has_tools, refused=refused), "stop_sequence": None,
+        "stop_reason": responses_stop(data, has_tool_use=has_tools), "stop_sequence": None,
         "usage": responses_usage(data.get("usage")),
     }
     return message, cited, query
+
+
+def refused_in(data: Mapping[str, Any]) -> bool:
+    """The model's own refusal is among a finished response's message parts."""
+    return any(isinstance(part, dict) and part.get("type") == "refusal"
+               for item in data.get("output") or [] if isinstance(item, dict) and item.get("type") == "message"
+               for part in item.get("content") or [])
 
 
 def repaired_calls(data: Mapping[str, Any]) -> int:

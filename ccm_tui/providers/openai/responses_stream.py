@@ -18,7 +18,8 @@ from typing import Any
 
 from ...errors import UpstreamUnavailable
 from ..blocks import Event, block_events, new_message_id
-from .response import InvalidToolArguments, parse_arguments, repair_json, tool_id
+from ..toolcheck import ToolCheck
+from .response import REFUSAL_NOTE, InvalidToolArguments, parse_arguments, repair_json, tool_id
 from .responses_response import (
     REASONING_PREFIX,
     encode_reasoning,
@@ -39,8 +40,10 @@ class ResponsesStreamTranslator:
     def __init__(
         self, model: str, *, names: Mapping[str, str] | None = None, input_tokens: int = 0, provider: str = "",
         note: Callable[[str], None] | None = None, search: SearchStream | None = None,
+        check: ToolCheck | None = None,
     ) -> None:
         self.model = model
+        self._check = check  # tool calls validated against the request's schemas at their block end
         self.names = dict(names or {})
         self.input_tokens = input_tokens
         self.provider = provider
@@ -88,7 +91,7 @@ class ResponsesStreamTranslator:
             if (cited := url_citation(event.get("annotation"), self._part_offset)) is not None:
                 self._search.cited.append(cited)
         elif kind == "response.refusal.delta":
-            self._refused = True
+            self._refusal()
             self._text(str(event.get("delta") or ""), held=False)
         elif kind == "response.function_call_arguments.delta":
             if (waiting := self._waiting.get(event.get("output_index"))) is not None:
@@ -159,7 +162,8 @@ class ResponsesStreamTranslator:
             if not self._item_text:  # servers that send the text only with the finished item
                 for part in item.get("content") or []:
                     if isinstance(part, dict) and part.get("type") in ("output_text", "refusal"):
-                        self._refused = self._refused or part["type"] == "refusal"
+                        if part["type"] == "refusal":
+                            self._refusal()
                         self._text(str(part.get("text") or part.get("refusal") or ""), annotations=part)
             elif self._search is not None and not self._search.cited:
                 offset = 0
@@ -179,6 +183,8 @@ class ResponsesStreamTranslator:
         value, repaired = parse_arguments(args if args else item.get("arguments"), name)
         if repaired:
             self.note(f"repaired invalid JSON arguments of {name}")
+        if self._check is not None:
+            value = self._check.check(name, value)
         self._whole({"type": "tool_use", "id": tool_id(item.get("call_id") or item.get("id")), "name": name,
                      "input": value})
         self._had_tool = True
@@ -204,6 +210,12 @@ class ResponsesStreamTranslator:
         self._thinking_sep = False
         self._out_chars += len(text)
         self._delta({"type": "thinking_delta", "thinking": text})
+
+    def _refusal(self) -> None:
+        """The model's own refusal: text that ends the turn normally (noted once), not a policy stop."""
+        if not self._refused:
+            self.note(REFUSAL_NOTE)
+        self._refused = True
 
     def _text(self, text: str, *, held: bool = True, annotations: Mapping[str, Any] | None = None) -> None:
         if not text:
@@ -244,6 +256,7 @@ class ResponsesStreamTranslator:
         name = self._tool
         if not raw.strip():
             self._delta({"type": "input_json_delta", "partial_json": "{}"})
+            raw = "{}"
         else:
             try:
                 value = json.loads(raw)
@@ -255,9 +268,12 @@ class ResponsesStreamTranslator:
                     ) from None
                 self.note(f"closed truncated JSON arguments of {name}")
                 self._delta({"type": "input_json_delta", "partial_json": fixed[len(raw):]})
+                raw = fixed
             else:
                 if not isinstance(value, dict):
                     raise InvalidToolArguments(f"the model streamed tool arguments for {name} that are not an object")
+        if self._check is not None:  # already sent piece by piece: checked, not repairable
+            self._check.check(name, json.loads(raw), repairable=False)
         self._args = []
         self._had_tool = True
         self._close()
@@ -312,7 +328,7 @@ class ResponsesStreamTranslator:
             for block in self._search.blocks():
                 self._whole(block)
             usage["server_tool_use"] = {"web_search_requests": 1}
-        reason = responses_stop(response, has_tool_use=self._had_tool, refused=self._refused)
+        reason = responses_stop(response, has_tool_use=self._had_tool)
         self._emit("message_delta", {"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": None},
                                      "usage": usage})
         self._emit("message_stop", {"type": "message_stop"})
