@@ -309,3 +309,21 @@ def test_mistral_and_xai_presets() -> None:
     assert grok_mini_max["reasoning_effort"] == "high"
     grok4, _, _ = tr({**body, "model": "grok-4"}, "xai")
     assert "reasoning_effort" not in grok4  # grok-4 rejects the parameter
+
+
+def test_mistral_gets_nine_character_tool_ids_for_history_from_other_providers() -> None:
+    """Mistral rejects any tool call id that is not 9 alphanumerics (a route switch brings toolu_ ids)."""
+    body = {"messages": [user({"type": "text", "text": "go"}),
+                         {"role": "assistant", "content": [
+                             {"type": "tool_use", "id": "toolu_01AbCdEfGh", "name": "Bash", "input": {}},
+                             {"type": "tool_use", "id": "D681PevKs", "name": "Read", "input": {}}]},
+                         user({"type": "tool_result", "tool_use_id": "D681PevKs", "content": "b"},
+                              {"type": "tool_result", "tool_use_id": "toolu_01AbCdEfGh", "content": "a"})]}
+    payload, _, _ = tr(body, "mistral")
+    calls = next(m for m in payload["messages"] if m.get("tool_calls"))["tool_calls"]
+    results = [m["tool_call_id"] for m in payload["messages"] if m["role"] == "tool"]
+    assert all(len(c["id"]) == 9 and c["id"].isalnum() for c in calls)
+    assert calls[1]["id"] == "D681PevKs"  # Mistral's own ids are kept
+    assert sorted(results) == sorted(c["id"] for c in calls)
+    openai, _, _ = tr(body, "openai")
+    assert next(m for m in openai["messages"] if m.get("tool_calls"))["tool_calls"][0]["id"] == "toolu_01AbCdEfGh"

@@ -45,6 +45,8 @@ class Preset:
     web_search: str = "none"
     #: Models (regex) that can search when ``web_search = "options"``; None: any model.
     search_models: str | None = None
+    #: Tool call ids must be 9 alphanumeric characters (Mistral): others in the history are mapped.
+    short_tool_ids: bool = False
     #: "chat" (``/chat/completions``) or "responses" (``/responses``); ``api`` in the provider table wins.
     api: str = "chat"
 
@@ -67,7 +69,8 @@ PRESETS: dict[str, Preset] = {
     "groq": Preset("groq", "https://api.groq.com/openai/v1", stream_usage=False),
     # Mistral: strict about unknown fields (no stream_options, no user), usage comes anyway;
     # reasoning (magistral) arrives as ``thinking`` content parts, read whatever the preset.
-    "mistral": Preset("mistral", "https://api.mistral.ai/v1", stream_usage=False, send_user=False, mid_system="merge"),
+    "mistral": Preset("mistral", "https://api.mistral.ai/v1", stream_usage=False, send_user=False, mid_system="merge",
+                      short_tool_ids=True),
     # xAI: only grok-3-mini takes reasoning_effort (low | high); the other grok models reject it.
     "xai": Preset("xai", "https://api.x.ai/v1", effort_style="reasoning_effort", reasoning_models=r"grok-3-mini",
                   effort_levels=("low", "high")),
