@@ -207,6 +207,11 @@ def test_only_server_tools_leaves_no_tools_and_no_tool_choice() -> None:
     ("openrouter", "x/y", {"thinking": {"type": "enabled", "budget_tokens": 5000}},
      {"reasoning": {"effort": "medium"}}, ["reasoning_effort"]),
     ("openrouter", "x/y", {"thinking": {"type": "disabled"}, "output_config": {"effort": "high"}}, {}, ["reasoning"]),
+    ("groq", "openai/gpt-oss-120b", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "xhigh"},
+                                     "max_tokens": 100},
+     {"reasoning_effort": "high", "max_completion_tokens": 100}, ["max_tokens"]),
+    ("groq", "llama-3.3-70b-versatile", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "high"}},
+     {}, ["reasoning_effort"]),
     # claude --effort xhigh / max: each preset gets the strongest level it accepts
     ("openai", "gpt-5", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "xhigh"}},
      {"reasoning_effort": "high"}, []),

@@ -66,7 +66,9 @@ PRESETS: dict[str, Preset] = {
         effort_levels=("minimal", "low", "medium", "high", "xhigh"), top_k=True, extra_headers=(("X-Title", "ccm-tui"),), web_search="plugin",
     ),
     "deepseek": Preset("deepseek", "https://api.deepseek.com/v1", echo_reasoning="reasoning_content"),
-    "groq": Preset("groq", "https://api.groq.com/openai/v1", stream_usage=False),
+    # Groq: gpt-oss takes reasoning_effort low | medium | high; its other models reject it.
+    "groq": Preset("groq", "https://api.groq.com/openai/v1", stream_usage=False, effort_style="reasoning_effort",
+                   reasoning_models=r"gpt-oss"),
     # Mistral: strict about unknown fields (no stream_options, no user), usage comes anyway;
     # reasoning (magistral) arrives as ``thinking`` content parts, read whatever the preset.
     "mistral": Preset("mistral", "https://api.mistral.ai/v1", stream_usage=False, send_user=False, mid_system="merge",
