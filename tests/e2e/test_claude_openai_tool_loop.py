@@ -82,3 +82,32 @@ def test_claude_completes_a_tool_loop_through_an_openai_upstream(claude, serve, 
     assert tool and tool[0]["tool_call_id"] == "call_e2e_1" and MARKER in tool[0]["content"]
     assert second["messages"].index(tool[0]) == second["messages"].index(assistant) + 1
     assert all(KEY not in line for line in lines)
+
+
+def test_an_invalid_tool_call_is_retried_before_claude_code_sees_it(claude, serve, tmp_path) -> None:
+    """The model first calls Bash without its required ``command``: Claude Code would answer with an
+    input validation error and loop; the proxy retries (same target: no fallback here) instead."""
+    asked: list[int] = []
+
+    def invalid_first(request: RecordedRequest) -> Reply:
+        body = request.body or {}
+        names = {t["function"]["name"] for t in body.get("tools", [])}
+        if _tool_output(request) is None and "Bash" in names:
+            asked.append(1)
+            args = {"cmd": f"echo {MARKER}"} if len(asked) == 1 else {"command": f"echo {MARKER}"}
+            return Reply.sse([_chunk({"role": "assistant", "content": ""}),
+                              _chunk({"tool_calls": [{"index": 0, "id": f"call_{len(asked)}", "type": "function",
+                                                      "function": {"name": "Bash", "arguments": json.dumps(args)}}]}),
+                              _chunk({}, "tool_calls"), _usage(800, 20)])
+        return respond(request)
+
+    with FakeOpenAI(responder=invalid_first) as fake:
+        handle = serve(one_provider_config("oai", "openai", fake.base_url, "fake-gpt", "OAI_KEY"),
+                       env={"OAI_KEY": KEY})
+        result = run_claude(claude, handle.base_url, handle.token, "Run `echo` on the marker and tell me the output.",
+                            tmp_path / "home", "--allowedTools", "Bash")
+    assert result["is_error"] is False, result
+    assert result["result"] == f"The command printed: {MARKER}", result
+    assert len(asked) == 2, "one retry, then the valid call reached Claude Code"
+    tool_messages = [m for r in fake.requests for m in (r.body or {}).get("messages", []) if m.get("role") == "tool"]
+    assert tool_messages and all("rror" not in str(m["content"]) for m in tool_messages)
