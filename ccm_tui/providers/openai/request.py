@@ -16,13 +16,12 @@ from typing import Any
 
 from ...errors import InvalidRequest
 from .presets import Preset, is_reasoning_model
+from .response import shorten_tool_ids
 from .websearch import SearchPlan, apply_search
 
 _TOOL_NAME_OK = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _BILLING_PREFIX = "x-anthropic-billing-header:"
 _EFFORT_ORDER = ("minimal", "low", "medium", "high", "xhigh", "max")
-_ALNUM9 = re.compile(r"[A-Za-z0-9]{9}")
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 MAX_STOP = 4
 MAX_USER = 128
 
@@ -79,7 +78,7 @@ def translate_request(
     out.names = names
     p["messages"] = _messages(body, preset, note)
     if preset.short_tool_ids:
-        _shorten_tool_ids(p["messages"])
+        shorten_tool_ids(p["messages"])
     if tools:
         p["tools"] = tools
         choice = _tool_choice(body.get("tool_choice"), {t["function"]["name"] for t in tools}, note)
@@ -167,23 +166,6 @@ def _tools(tools: list[dict[str, Any]], note: Note) -> tuple[list[dict[str, Any]
             fn["description"] = tool["description"]
         out.append({"type": "function", "function": fn})
     return out, names
-
-
-def short_tool_id(tool_id: str) -> str:
-    """A 9-character alphanumeric id (Mistral accepts no other), the same for the same input."""
-    if _ALNUM9.fullmatch(tool_id):
-        return tool_id
-    number = int.from_bytes(hashlib.sha256(tool_id.encode()).digest()[:8], "big")
-    return "".join(_BASE62[(number // 62**i) % 62] for i in range(9))
-
-
-def _shorten_tool_ids(messages: list[dict[str, Any]]) -> None:
-    """History ids from other providers (``toolu_…``) made acceptable, calls and results alike."""
-    for message in messages:
-        for call in message.get("tool_calls") or []:
-            call["id"] = short_tool_id(call["id"])
-        if message.get("role") == "tool":
-            message["tool_call_id"] = short_tool_id(message["tool_call_id"])
 
 
 def _tool_choice(choice: Any, sent: set[str], note: Note) -> Any:

@@ -4,6 +4,7 @@ translator uses: usage and finish_reason mapping, tool-argument repair, error bo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -16,6 +17,8 @@ from .presets import THINKING_SIGNATURE
 from .think_tags import split_think_tags
 
 _ID_BAD = re.compile(r"[^a-zA-Z0-9_-]")
+_ALNUM9 = re.compile(r"[A-Za-z0-9]{9}")
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _CONTEXT = re.compile(
     r"context[_ ]length|context window|maximum context|too many tokens|prompt is too long|reduce the length"
     r"|input is too long|exceeds? the (?:model|maximum)",
@@ -34,6 +37,23 @@ def tool_id(upstream_id: Any) -> str:
     if isinstance(upstream_id, str) and upstream_id.strip():
         return _ID_BAD.sub("_", upstream_id.strip())
     return "toolu_" + uuid.uuid4().hex[:24]
+
+
+def short_tool_id(tool_id: str) -> str:
+    """A 9-character alphanumeric id (Mistral accepts no other), the same for the same input."""
+    if _ALNUM9.fullmatch(tool_id):
+        return tool_id
+    number = int.from_bytes(hashlib.sha256(tool_id.encode()).digest()[:8], "big")
+    return "".join(_BASE62[(number // 62**i) % 62] for i in range(9))
+
+
+def shorten_tool_ids(messages: list[dict[str, Any]]) -> None:
+    """History ids from other providers (``toolu_…``) made acceptable, calls and results alike."""
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            call["id"] = short_tool_id(call["id"])
+        if message.get("role") == "tool":
+            message["tool_call_id"] = short_tool_id(message["tool_call_id"])
 
 
 # -- tool arguments ------------------------------------------------------------------------------
