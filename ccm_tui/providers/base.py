@@ -162,8 +162,8 @@ class Provider:
         held_bytes = 0
         holding = check is not None and check.retry_allowed and check.active
         deadline = asyncio.get_running_loop().time() + HOLD_S if holding else None
-        async with self.relaying(response):
-            async for raw in _reads(response.aiter_bytes(), deadline):
+        async with self.relaying(response), contextlib.aclosing(_reads(response.aiter_bytes(), deadline)) as reads:
+            async for raw in reads:
                 out: list[Event] = []
                 if raw is None and holding and check is not None:  # held long enough: let it go
                     holding = check.retry_allowed = False
@@ -218,25 +218,23 @@ async def _reads(chunks: AsyncIterator[bytes], deadline: float | None) -> AsyncI
     """The upstream reads, plus one ``None`` when ``deadline`` (loop time) passes between two."""
     loop = asyncio.get_running_loop()
     iterator = chunks.__aiter__()
-    pending: asyncio.Future[bytes] | None = None
-    try:
-        while True:
-            pending = asyncio.ensure_future(anext(iterator))
-            if deadline is not None:
-                done, _ = await asyncio.wait({pending}, timeout=max(deadline - loop.time(), 0.0))
-                if not done:
-                    deadline = None
-                    yield None
-            try:
-                chunk = await pending
-            except StopAsyncIteration:
-                return
-            pending = None
-            yield chunk
-    finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
-            await asyncio.wait({pending})
+    while deadline is not None:
+        pending = asyncio.ensure_future(anext(iterator))
+        try:
+            done, _ = await asyncio.wait({pending}, timeout=max(deadline - loop.time(), 0.0))
+            if not done:
+                deadline = None
+                yield None
+            chunk = await pending
+        except StopAsyncIteration:
+            return
+        finally:
+            if not pending.done():  # closed while waiting: no read left behind
+                pending.cancel()
+                await asyncio.wait({pending})
+        yield chunk
+    async for chunk in iterator:  # past the deadline: plain reads, no task per chunk
+        yield chunk
 
 
 def _settles(events: list[Event]) -> bool:
