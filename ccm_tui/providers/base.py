@@ -152,10 +152,9 @@ class Provider:
         """Upstream SSE → translator → Anthropic SSE bytes, chunk by chunk, never buffered whole.
 
         With a tool ``check`` that may still retry, the start of the answer is held back (at most
-        :data:`HOLD_BYTES` and :data:`HOLD_S`) until its first text or thinking, or its first
-        block end: an answer that opens with an invalid tool call can then still go to another
-        target, because nothing reached the client. From the first byte sent on, invalid calls are
-        only noted.
+        :data:`HOLD_BYTES` and :data:`HOLD_S`) until its first text or thinking: an answer that
+        opens with invalid tool calls can then still go to another target, because nothing reached
+        the client. From the first byte sent on, invalid calls are only noted.
         """
         decoder = SSEDecoder()
         held: list[Event] = []
@@ -238,8 +237,9 @@ async def _reads(chunks: AsyncIterator[bytes], deadline: float | None) -> AsyncI
 
 
 def _settles(events: list[Event]) -> bool:
-    """Text or thinking has begun, or a block (a tool call: checked by now) has ended."""
-    return any(kind == "content_block_stop" or kind == "message_stop"
+    """Text or thinking has begun (what the user watches), or the message is complete. Tool calls
+    alone are held: Claude Code runs them only at the message's end anyway."""
+    return any(kind == "message_stop"
                or (kind == "content_block_delta" and data["delta"].get("type") != "input_json_delta")
                for kind, data in events)
 

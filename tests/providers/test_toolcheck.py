@@ -269,3 +269,18 @@ default = "oai,gpt-5.1"
         assert len(fake.bodies()) == 2
     assert message.content[-1].input == {"command": "ls"}
     assert one_flow(flows).tool_calls == {"oai,gpt-5.1": [2, 1]}
+
+
+def test_the_second_of_two_parallel_calls_is_protected_too(fake, start_proxy, flows) -> None:  # type: ignore[no-untyped-def]
+    def two_calls(second: str) -> Reply:
+        calls = [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "Bash", "arguments": GOOD}},
+                 {"index": 1, "id": "call_2", "type": "function", "function": {"name": "Bash", "arguments": second}}]
+        return Reply.sse([oai_chunk({"role": "assistant", "content": ""}), oai_chunk({"tool_calls": calls[:1]}),
+                          oai_chunk({"tool_calls": calls[1:]}), oai_chunk({}, "tool_calls"),
+                          {"id": "c", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 4}}])
+
+    fake.script(two_calls(BAD), two_calls(GOOD))
+    proxy = start(start_proxy, flows, openai_config(fake.base_url, fallback=True))
+    message = ask(proxy, stream=True)
+    assert [b.input for b in message.content] == [{"command": "ls"}, {"command": "ls"}]
+    assert len(fake.bodies()) == 2
