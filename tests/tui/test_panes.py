@@ -194,3 +194,24 @@ def test_bad_tools_cell_shows_the_invalid_tool_call_rate() -> None:
     assert bad_tools(0, 0).plain == "—"
     assert bad_tools(1, 8).plain == "12% of 8" and "red" in str(bad_tools(1, 8).style)
     assert bad_tools(0, 5).plain == "0% of 5"
+
+
+def test_providers_pane_shows_the_bad_tool_rate_per_provider_and_per_model() -> None:
+    from ccm_tui.flow import Decision
+    from ccm_tui.stats import FlowStore
+
+    store = FlowStore()
+    for target, counts in (("oai,m1", [4, 1]), ("oai,m2", [4, 0]), ("gem,g", [2, 0])):
+        flow = Flow("POST", "/v1/messages", {}, {})
+        provider, model = target.split(",")
+        flow.state, flow.tool_calls = "done", {target: counts}
+        flow.decision = Decision(route="default", provider=provider, model=model, reason="test")
+        store.ingest([flow])
+    console = Console(width=160, file=io.StringIO(), record=True, color_system=None)
+    console.print(ProvidersPane(store).build())
+    lines = {line.split()[0] if not line.startswith(" └") else line.split()[1]: line
+             for line in console.export_text().splitlines() if line.strip()}
+    assert "bad tools" in lines["provider"]
+    assert "12% of 8" in lines["oai"] and "0% of 2" in lines["gem"]
+    assert "25% of 4" in lines["m1"] and "0% of 4" in lines["m2"]
+    assert "g" not in lines  # one model under gem: its provider row says it all

@@ -41,6 +41,7 @@ class StatPane(Static, can_focus=True):
 COLUMNS = (("req", 6), ("err", 5), ("p50", 4), ("p95", 2), ("ttft", 1), ("in", 3), ("out", 3), ("cost", 2),
            ("bad tools", 4), ("latency", 0))
 NAME_MIN = 10  # the provider column never gets narrower than this (or its longest name)
+MODEL_PREFIX = " └ "  # a per-model row under its provider (only the tool-call rate)
 
 
 def bad_tools(invalid: int, checked: int) -> Text:
@@ -70,7 +71,9 @@ class ProvidersPane(StatPane):
                 "bad tools": bad_tools(*self.store.invalid_tool_rate(name)),
                 "latency": Text(sparkline(stats.latency_ms, 10), style="green"),
             }))
-        widths = {col: max([len(col)] + [cells[col].cell_len for _, cells in rows]) for col, _ in COLUMNS}
+            rows += self._model_rows(name)
+        widths = {col: max([len(col)] + [cells[col].cell_len for _, cells in rows if col in cells])
+                  for col, _ in COLUMNS}
         name_width = min(max(len(name) for name, _ in rows), NAME_MIN)
         available = self.content_size.width or 200
         kept = fmt.fit_columns(COLUMNS, widths, available - max(name_width, len("provider")))
@@ -80,5 +83,15 @@ class ProvidersPane(StatPane):
             table.add_column(col, justify="left" if col == "latency" else "right", no_wrap=True,
                              min_width=widths[col])
         for name, cells in rows:
-            table.add_row(Text(name, style="bold"), *(cells[col] for col in kept))
+            label = Text(name, style="dim") if name.startswith(MODEL_PREFIX) else Text(name, style="bold")
+            table.add_row(label, *(cells.get(col, Text("")) for col in kept))
         return table
+
+    def _model_rows(self, provider: str) -> list[tuple[str, dict[str, Text]]]:
+        """The tool-call rate per model, under a provider that served several models' tool calls."""
+        models = sorted((target.split(",", 1)[1], counts) for target, counts in self.store.tool_calls.items()
+                        if target.split(",", 1)[0] == provider and counts[0])
+        if len(models) < 2:
+            return []
+        return [(MODEL_PREFIX + model, {"bad tools": bad_tools(invalid, checked)})
+                for model, (checked, invalid) in models]
