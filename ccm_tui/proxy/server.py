@@ -1,8 +1,8 @@
 """Hypercorn embedding: the proxy on its own thread and loop (TUI), or on the main thread (serve).
 
 The socket is bound here, before anything starts, so the port is known when claude launches;
-Hypercorn gets it as ``fd://``. Hypercorn logs to a named logger (never stdout/stderr) and
-gets a ``shutdown_trigger`` so it leaves signal handling to its host.
+Hypercorn gets it through ``create_sockets``. Hypercorn logs to a named logger (never stdout/stderr)
+and gets a ``shutdown_trigger`` so it leaves signal handling to its host.
 """
 
 from __future__ import annotations
@@ -19,29 +19,36 @@ from typing import Any
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
+from hypercorn.config import Sockets
 
 from ..config import Config
 from ..events import EventBus
 from ..secrets import Redactor, Secret
 from ..tokens import warm_up
 from .app import create_app
+from .connections import AcceptFailureLog, Listener, close_idle_connections_on_eof, raise_fd_limit
 from .state import ProxyState
 
 log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: A connection is closed after this long without a request (first or next): idle clients hold fds.
+#: Node's and Hypercorn's own default; Node clients keep idle connections 4 s, so they close first.
+IDLE_CONNECTION_TIMEOUT_S = 5.0
 
 
 def run_loop(main: Coroutine[Any, Any, None]) -> None:
     """Run the proxy's own loop: uvloop where installed (measured: ~0.2 ms less added latency
     per request and ~25% more stream throughput), else asyncio's; ``CCM_LOOP=asyncio`` forces it."""
-    try:
-        if os.environ.get("CCM_LOOP") == "asyncio":
-            raise ImportError("asyncio loop requested")
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-        return
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+    loop_factory = None
+    if os.environ.get("CCM_LOOP") != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            loop_factory = uvloop.new_event_loop
+    # Outside the except block: every traceback logged on this loop would carry the ImportError.
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(main)
 
 
@@ -54,24 +61,15 @@ def _warm_up(models: list[str]) -> None:
         log.exception("token vocabularies failed to load")
 
 
-#: Each stream holds two sockets (claude's and the upstream's): room for a few thousand streams.
-OPEN_FILES_WANTED = 8192
+class _PreboundConfig(HypercornConfig):
+    """Hypercorn serves on the socket bound at construction."""
 
+    def __init__(self, listener: Listener) -> None:
+        super().__init__()
+        self._listener = listener
 
-def raise_open_file_limit(wanted: int = OPEN_FILES_WANTED) -> None:
-    """Lift the soft limit on open files (often 1024) toward ``wanted``, within the hard limit,
-    so a thousand concurrent streams do not fail with EMFILE. Never lowers it."""
-    try:
-        import resource
-    except ImportError:  # not a Unix
-        return
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        except (ValueError, OSError):
-            log.warning("could not raise the open-file limit from %d to %d", soft, target)
+    def create_sockets(self) -> Sockets:
+        return Sockets(secure_sockets=[], insecure_sockets=[self._listener], quic_sockets=[])
 
 
 class ProxyServer:
@@ -92,7 +90,8 @@ class ProxyServer:
         self.redactor = Redactor([self.token, *keys])
         self.state = ProxyState(config, self.bus, self.token, self.redactor)
         self.app = create_app(self.state)
-        raise_open_file_limit()
+        raise_fd_limit()
+        close_idle_connections_on_eof()
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         try:
@@ -103,6 +102,7 @@ class ProxyServer:
             self._sock.close()  # port taken or host unknown: the caller reports it, no fd leaks
             raise
         self.port: int = self._sock.getsockname()[1]
+        self._sock = Listener.adopt(self._sock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -119,18 +119,18 @@ class ProxyServer:
         return self.host in LOOPBACK
 
     def _hypercorn_config(self) -> HypercornConfig:
-        hc = HypercornConfig()
-        hc.bind = [f"fd://{self._sock.detach()}"]
+        hc = _PreboundConfig(self._sock)
         hc.errorlog = logging.getLogger("ccm_tui.hypercorn")
         hc.accesslog = None
         hc.graceful_timeout = 1.0  # claude holds SSE streams open; do not wait for them long
-        hc.keep_alive_timeout = 75.0
+        hc.keep_alive_timeout = IDLE_CONNECTION_TIMEOUT_S
         hc.backlog = 1024
         return hc
 
     async def serve(self) -> None:
         """Serve until :meth:`stop` (or the task is cancelled)."""
         self._loop = asyncio.get_running_loop()
+        self._loop.set_exception_handler(AcceptFailureLog())
         self._stop = self._stop or asyncio.Event()
         hc = self._hypercorn_config()
         # Vocabularies take ~0.3 s to load: do it beside start-up, not on the first count_tokens.

@@ -1,0 +1,180 @@
+"""Keeping the listener alive when connections flood in: file-descriptor limit, accept pacing, quiet logs.
+
+Measured before these: with a 1024-fd limit, 1100 idle connections made asyncio's accept loop retry
+(and log a traceback) up to ``backlog`` times per loop pass — 164 MB of log in 80 s — and the proxy
+answered nothing until ~70 s after the flood closed.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import time
+from typing import Any
+
+try:
+    import resource
+except ImportError:  # Windows: no RLIMIT_NOFILE to raise
+    resource = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+#: accept() errors that mean "out of descriptors or memory": retried later, never fatal.
+EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+ACCEPT_PAUSE_S = 0.5  # asyncio retries accept 1 s after a failure; nothing in between
+SHED_BATCH = 4096  # connections closed per pass when out of descriptors (bounded: one loop pass)
+LOG_INTERVAL_S = 1.0
+_MACOS_OPEN_MAX = 10240  # macOS reports an unlimited hard limit but refuses a soft limit above this
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE (often 1024) to the hard limit; the limit now. Every idle client
+    holds a descriptor, and every stream two (claude's socket and the upstream's)."""
+    if resource is None:
+        return 0
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = [hard] if hard != resource.RLIM_INFINITY else []
+    for target in [*wanted, _MACOS_OPEN_MAX]:
+        if soft != resource.RLIM_INFINITY and target > soft:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            except (ValueError, OSError):
+                continue
+            log.info("file descriptor limit raised from %d to %d", soft, target)
+            return target
+    return soft
+
+
+class Listener(socket.socket):
+    """The listening socket, hardened for descriptor exhaustion.
+
+    It holds one spare descriptor. When accept() finds none left, the spare is given up to take the
+    waiting connections and close them at once (the clients fail fast instead of hanging in the
+    backlog), then taken back — so accepting goes on the moment descriptors are free again, as
+    libuv does. Without a spare it reports "nothing waiting" for a moment after a failure: asyncio's
+    accept loop (3.11-3.13) would otherwise call it again, log and schedule one more retry each time,
+    up to ``backlog`` times per pass.
+    """
+
+    _spare: int | None = None
+    _quiet_until = 0.0
+
+    @classmethod
+    def adopt(cls, sock: socket.socket) -> Listener:
+        listener = cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        listener._spare = _open_spare()
+        return listener
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        if time.monotonic() < self._quiet_until:
+            raise BlockingIOError(errno.EAGAIN, "accept paused: out of file descriptors")
+        try:
+            accepted = super().accept()
+        except OSError as exc:
+            if exc.errno not in EXHAUSTED:
+                raise
+            if exc.errno != errno.EMFILE or self._spare is None:  # the spare cannot help; asyncio retries
+                self._quiet_until = time.monotonic() + ACCEPT_PAUSE_S
+                raise
+            self._shed()
+            raise BlockingIOError(errno.EAGAIN, "out of file descriptors: waiting connections closed") from None
+        if self._spare is None:
+            self._spare = _open_spare()
+        return accepted
+
+    def _shed(self) -> None:
+        assert self._spare is not None
+        os.close(self._spare)
+        self._spare = None
+        shed = 0
+        try:
+            while shed < SHED_BATCH:
+                conn, _ = super().accept()
+                conn.close()
+                shed += 1
+        except OSError:
+            pass  # nothing left waiting (or another thread took the descriptor)
+        finally:
+            self._spare = _open_spare()
+        SHED_LOG.record(shed)
+
+    def close(self) -> None:
+        if self._spare is not None:
+            os.close(self._spare)
+            self._spare = None
+        super().close()
+
+
+def _open_spare() -> int | None:
+    try:
+        return os.open(os.devnull, os.O_RDONLY)
+    except OSError:
+        return None
+
+
+class _ShedLog:
+    """One line a second at most for connections closed for want of descriptors."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+        self._count = 0
+
+    def record(self, shed: int) -> None:
+        self._count += shed
+        now = time.monotonic()
+        if self._count and now - self._last >= LOG_INTERVAL_S:
+            log.warning("out of file descriptors: closed %d new connection(s) at once (fd limit %d)",
+                        self._count, fd_limit())
+            self._last, self._count = now, 0
+
+
+SHED_LOG = _ShedLog()
+
+
+def fd_limit() -> int:
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0] if resource is not None else 0
+
+
+class AcceptFailureLog:
+    """An event-loop exception handler: accept failures from exhaustion become one log line (no
+    traceback) at most once a second, with a count of those held back; the rest go to the default."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+        self._held_back = 0
+
+    def __call__(self, loop: Any, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if not (isinstance(exc, OSError) and exc.errno in EXHAUSTED and "accept" in context.get("message", "")):
+            loop.default_exception_handler(context)
+            return
+        now = time.monotonic()
+        if now - self._last < LOG_INTERVAL_S:
+            self._held_back += 1
+            return
+        more = f" ({self._held_back} more since the last line)" if self._held_back else ""
+        log.warning("cannot accept connections: %s; retrying every second%s", exc.strerror or exc, more)
+        self._last, self._held_back = now, 0
+
+
+def close_idle_connections_on_eof() -> None:
+    """Make Hypercorn close an idle connection when its client hangs up.
+
+    Hypercorn (0.17-0.18) keeps such a connection, and its descriptor, until the keep-alive timer
+    fires: its task group waits for the idle timer after the read loop has seen EOF. A flood that
+    closes would hold every descriptor that long. Installed once, process-wide; skipped if
+    Hypercorn's layout changed.
+    """
+    from hypercorn.asyncio import run, tcp_server
+
+    base = tcp_server.TCPServer
+    if run.TCPServer is not base or not hasattr(base, "_read_data") or not hasattr(base, "_idle_timeout"):
+        return
+
+    class EofClosingTCPServer(base):  # type: ignore[misc, valid-type]
+        async def _read_data(self) -> None:
+            await super()._read_data()
+            await self.idle_task.stop()  # a request in flight keeps its own task; idle: nothing left
+
+    run.TCPServer = EofClosingTCPServer
