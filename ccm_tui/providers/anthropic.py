@@ -48,6 +48,17 @@ def _foreign(signature: Any) -> bool:
     return not isinstance(signature, str) or not signature or signature.startswith(FOREIGN_SIGNATURE_PREFIXES)
 
 
+def _header_value(value: str) -> str | bytes | None:
+    """An incoming header value as it can go out: non-ASCII values are forwarded as the bytes that
+    came in (the server decoded them as Latin-1); None if it cannot be encoded at all."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+
+
 class AnthropicProvider(Provider):
     path = "/v1/messages"
 
@@ -58,8 +69,15 @@ class AnthropicProvider(Provider):
             )
         return {"x-api-key": self.config.api_key.reveal()}
 
-    def upstream_headers(self, incoming: Mapping[str, str]) -> dict[str, str]:
-        headers = {name: incoming[name] for name in FORWARDED_HEADERS if name in incoming}
+    def upstream_headers(self, incoming: Mapping[str, str], flow: Flow | None = None) -> dict[str, str | bytes]:
+        headers: dict[str, str | bytes] = {}
+        for name in FORWARDED_HEADERS:
+            if name in incoming:
+                value = _header_value(incoming[name])
+                if value is None and flow is not None:
+                    flow.note(f"dropped the {name} header: it is not Latin-1 and cannot be forwarded")
+                elif value is not None:
+                    headers[name] = value
         headers.setdefault("anthropic-version", "2023-06-01")
         headers["accept-encoding"] = "identity"  # relay bytes as they come, no re-compression
         headers.update({k: v.reveal() for k, v in self.config.headers.items()})
@@ -72,7 +90,7 @@ class AnthropicProvider(Provider):
             flow.note(f"dropped {dropped} thinking block(s) not signed by Anthropic (made on another route)")
         url = self.config.base_url + self.path + ("?beta=true" if "beta=true" in flow.path else "")
         stream = body.get("stream") is True
-        response = await self.send(flow, url, body, self.upstream_headers(headers), stream=stream)
+        response = await self.send(flow, url, body, self.upstream_headers(headers, flow), stream=stream)
         passed = {k: v for k, v in response.headers.items() if k.lower() in ("request-id", "anthropic-organization-id")}
         if not stream:
             data = await self.read_json(response)

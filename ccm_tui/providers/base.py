@@ -105,7 +105,7 @@ class Provider:
         return error_for_status(status, f"{self.name}: {message}", headers)
 
     async def send(
-        self, flow: Flow, url: str, payload: dict[str, Any], headers: Mapping[str, str], *, stream: bool
+        self, flow: Flow, url: str, payload: dict[str, Any], headers: Mapping[str, str | bytes], *, stream: bool
     ) -> httpx.Response:
         """POST and return the response with its body unread; non-2xx raises the typed error."""
         flow.upstream_url = url

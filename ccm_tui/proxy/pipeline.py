@@ -19,7 +19,7 @@ from ..sse import encode_event
 from . import budget
 from .attempts import call_with_fallbacks
 from .state import ProxyState
-from .validate import parse_body, validate_request
+from .validate import parse_body, replace_lone_surrogates, validate_request
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_MS = 200.0  # rows update in place while a stream runs, at most this often
@@ -76,7 +76,9 @@ async def _start(state: ProxyState, request: Request, kind: str) -> tuple[Flow, 
     try:
         raw = await request.get_data(cache=False)
         flow.request_bytes = len(raw)
-        body = parse_body(raw)
+        body, replaced = replace_lone_surrogates(raw, parse_body(raw))
+        if replaced:
+            flow.note(f"replaced {replaced} lone UTF-16 surrogate(s) (a cut emoji?) with U+FFFD")
         flow.request_body = body
         flow.requested_model = body.get("model") if isinstance(body.get("model"), str) else None
         flow.stream = body.get("stream") is True and kind == "messages"

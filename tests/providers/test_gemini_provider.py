@@ -235,3 +235,22 @@ def test_gemini3_text_signature_round_trips_through_claude_code_history(proxy, f
     c.messages.create(**{**ASK, "messages": history})
     model_turn = fake_gemini.requests[1].body["contents"][1]
     assert model_turn == {"role": "model", "parts": [{"text": "The answer is 4.", "thoughtSignature": "TXTSIG=="}]}
+
+
+@pytest.mark.parametrize("model", ["../../../../evil/x?key=1", "gemini-2.5-pro/../../files", "gemini 2.5", "g#frag",
+                                   "gemini-2.5-pro:countTokens", "models/../tunedModels/x", "..", "a%2F..%2Fb"])
+def test_a_model_name_cannot_leave_its_url_path_segment(proxy, fake_gemini, model) -> None:
+    """The model is chosen by the client (``provider,model``) and becomes a URL path segment."""
+    response = httpx.post(proxy.base_url + "/v1/messages", headers={"x-api-key": proxy.token.reveal()}, timeout=30,
+                          json={"model": f"gem,{model}", "max_tokens": 50,
+                                "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"].startswith("model:")
+    assert fake_gemini.requests == []
+
+
+def test_real_model_names_still_make_urls(proxy) -> None:
+    gem = proxy.state.provider("gem")
+    for model, path in [("gemini-2.5-pro", "models/gemini-2.5-pro"), ("gemini-2.0-flash-001", "models/gemini-2.0-flash-001"),
+                        ("models/gemini-exp-1206", "models/gemini-exp-1206"), ("tunedModels/my-model-7", "tunedModels/my-model-7")]:
+        assert gem.url(model, stream=False).endswith(f"/v1beta/{path}:generateContent")

@@ -30,6 +30,7 @@ def block(*blocks: object) -> bytes:
 
 
 _DROP = object()
+NaN_ = float("nan")  # json.dumps writes it as the bare NaN token
 TOOL_TURN = {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {}}]}
 
 # (id, path, raw body, expected status); every one must be answered locally.
@@ -105,6 +106,69 @@ CORPUS: list[tuple[str, str, bytes, int]] = [
     ("count-garbage", "/count_tokens", b"\x00\x01\x02", 400),
     ("count-orphan-result", "/count_tokens", json.dumps({"model": "m", "messages": [{"role": "user", "content": [
         {"type": "tool_result", "tool_use_id": "nope"}]}]}).encode(), 400),
+    # Each of these was a 500 (retryable: the SDK sent one of them 11 times) or went upstream unchecked.
+    ("nan-temperature", "", body()[:-1] + b', "temperature": NaN}', 400),
+    ("infinity-top-p", "", body()[:-1] + b', "top_p": -Infinity}', 400),
+    ("overflow-float", "", body()[:-1] + b', "temperature": 1e400}', 400),
+    ("nan-deep", "", block({"type": "tool_use", "id": "t", "name": "B", "input": {"x": [NaN_]}}), 400),
+    ("count-nan", "/count_tokens", json.dumps({"model": "m", "messages": USER}).encode()[:-1] + b', "top_k": NaN}',
+     400),
+    ("model-newline", "", body(model="claude-sonnet-4-5\n"), 400),
+    ("model-cr-forged-line", "", body(model="claude-sonnet-4-5\r\n12:00:00 #1 default fake 200"), 400),
+    ("model-nul", "", body(model="claude\x00"), 400),
+    ("model-escape", "", body(model="claude\x1b]0;pwned\x07"), 400),
+    ("model-c1", "", body(model="claude\x9b31m"), 400),
+    ("model-target-newline", "", body(model="anthropic,claude-haiku-4-5\n"), 400),
+    ("count-model-newline", "/count_tokens", json.dumps({"model": "m\n", "messages": USER}).encode(), 400),
+    ("budget-string", "", body(thinking={"type": "enabled", "budget_tokens": "1024"}), 400),
+    ("budget-float", "", body(thinking={"type": "enabled", "budget_tokens": 1024.5}), 400),
+    ("budget-missing", "", body(thinking={"type": "enabled"}), 400),
+    ("thinking-string", "", body(thinking="on"), 400),
+    ("thinking-type-unknown", "", body(thinking={"type": "maximal"}), 400),
+    ("temperature-string", "", body(temperature="hot"), 400),
+    ("temperature-bool", "", body(temperature=True), 400),
+    ("top-k-float", "", body(top_k=1.5), 400),
+    ("stop-sequences-string", "", body(stop_sequences="END"), 400),
+    ("stop-sequences-ints", "", body(stop_sequences=[1, 2]), 400),
+    ("metadata-string", "", body(metadata="me"), 400),
+    ("metadata-user-int", "", body(metadata={"user_id": 5}), 400),
+    ("tool-choice-unknown", "", body(tool_choice={"type": "teleport"}), 400),
+    ("tool-choice-string", "", body(tool_choice="auto"), 400),
+    ("tool-choice-tool-no-name", "", body(tool_choice={"type": "tool"}), 400),
+    ("tool-choice-parallel-string", "", body(tool_choice={"type": "auto", "disable_parallel_tool_use": "yes"}), 400),
+    ("count-tool-choice-unknown", "/count_tokens", json.dumps({"model": "m", "messages": USER,
+                                                                "tool_choice": {"type": "x"}}).encode(), 400),
+    ("image-no-source", "", block({"type": "image"}), 400),
+    ("image-source-string", "", block({"type": "image", "source": "cat.png"}), 400),
+    ("image-no-data", "", block({"type": "image", "source": {"type": "base64", "media_type": "image/png"}}), 400),
+    ("image-data-int", "", block({"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                              "data": 5}}), 400),
+    ("image-source-type-unknown", "", block({"type": "image", "source": {"type": "ftp", "url": "x"}}), 400),
+    ("image-media-type-unknown", "", block({"type": "image", "source": {"type": "base64", "media_type": "image/bmp",
+                                                                        "data": "AAAA"}}), 400),
+    ("image-url-missing", "", block({"type": "image", "source": {"type": "url"}}), 400),
+    ("document-no-data", "", block({"type": "document", "source": {"type": "base64",
+                                                                   "media_type": "application/pdf"}}), 400),
+    ("document-source-unknown", "", block({"type": "document", "source": {"type": "fax", "data": "x"}}), 400),
+    ("tool-use-input-string", "", msgs(*USER, {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "t", "name": "B", "input": "ls"}]}), 400),
+    ("tool-result-content-int", "", msgs(*USER, TOOL_TURN, {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": 5}]}), 400),
+    ("tool-result-inner-image-no-data", "", msgs(*USER, TOOL_TURN, {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "image", "source": {
+            "type": "base64", "media_type": "image/png"}}]}]}), 400),
+    ("tool-result-is-error-string", "", msgs(*USER, TOOL_TURN, {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "is_error": "no"}]}), 400),
+    ("thinking-block-int", "", msgs(*USER, {"role": "assistant", "content": [
+        {"type": "thinking", "thinking": 5, "signature": "s"}]}), 400),
+    ("redacted-thinking-no-data", "", msgs(*USER, {"role": "assistant", "content": [
+        {"type": "redacted_thinking"}]}), 400),
+    ("cache-control-unknown", "", block({"type": "text", "text": "x", "cache_control": {"type": "forever"}}), 400),
+    ("cache-control-ttl-unknown", "", block({"type": "text", "text": "x", "cache_control": {"type": "ephemeral",
+                                                                                           "ttl": "1y"}}), 400),
+    ("system-block-no-text", "", body(system=[{"type": "text"}]), 400),
+    ("tool-description-int", "", body(tools=[{"name": "B", "description": 5, "input_schema": {}}]), 400),
+    ("tool-schema-string", "", body(tools=[{"name": "B", "input_schema": "object"}]), 400),
 ]
 
 
@@ -229,3 +293,65 @@ def test_fuzz_request_bodies_never_5xx(shared_proxy, data, count) -> None:
         if response.status_code >= 400:
             _check_error(response, response.status_code)
         assert client.get(server.base_url + "/health").status_code == 200
+
+
+@pytest.mark.parametrize(("case", "field"), [
+    ("nan-temperature", "temperature:"), ("overflow-float", "temperature: 1e400"),
+    ("nan-deep", "messages.0.content.0.input.x.0:"), ("count-nan", "top_k:"), ("model-newline", "model:"),
+    ("budget-string", "thinking.budget_tokens:"), ("temperature-string", "temperature:"),
+    ("tool-choice-unknown", "tool_choice.type:"), ("image-no-data", "messages.0.content.0.source.data:"),
+    ("tool-result-inner-image-no-data", "messages.2.content.0.content.0.source.data:"),
+])
+def test_the_error_names_the_field(shared_proxy, case, field) -> None:
+    server, _ = shared_proxy
+    _, path, raw, _ = next(c for c in CORPUS if c[0] == case)
+    response = httpx.post(server.base_url + "/v1/messages" + path, content=raw, timeout=30,
+                          headers={"x-api-key": server.token.reveal()})
+    assert _check_error(response, 400)["error"]["message"].startswith(field)
+
+
+def test_real_claude_code_requests_pass_validation() -> None:
+    """Whatever real Claude Code sends must never be refused by the stricter checks."""
+    from ccm_tui.proxy.validate import parse_body, validate_request
+    from tests.conftest import FIXTURES
+
+    fixtures = sorted((FIXTURES / "claude-code").glob("*.json"))
+    assert len(fixtures) >= 5
+    for path in fixtures:
+        body = json.loads(path.read_text())["body"]
+        raw = json.dumps(body).encode()
+        validate_request(parse_body(raw))
+        validate_request({k: v for k, v in parse_body(raw).items() if k not in ("max_tokens", "stream")},
+                         count_tokens=True)
+
+
+def test_lone_surrogates_become_u_fffd_and_the_flow_says_so(shared_proxy) -> None:
+    """Claude Code sends them (an emoji cut in tool output); a 400 would break that conversation for good."""
+    from ccm_tui.events import FlowEvent
+
+    server, fake = shared_proxy
+    seen = []
+    server.bus.subscribe(lambda event, flow: seen.append(flow) if event is FlowEvent.FINISHED else None)
+    raw = body(messages=[{"role": "user", "content": "PLACEHOLDER"}]).replace(b"PLACEHOLDER", b"cut \\ud83d emoji \\udc00")
+    for path in ("", "/count_tokens"):
+        response = httpx.post(server.base_url + "/v1/messages" + path, content=raw, timeout=30,
+                              headers={"x-api-key": server.token.reveal()})
+        assert response.status_code == 200, response.text
+    assert fake.requests[-1]["body"]["messages"][0]["content"] == "cut \ufffd emoji \ufffd"
+    assert any("surrogate" in note for note in seen[-2].notes)
+    pair = body(messages=[{"role": "user", "content": "PLACEHOLDER"}]).replace(b"PLACEHOLDER", b"\\ud83d\\ude00")
+    response = httpx.post(server.base_url + "/v1/messages", content=pair, timeout=30,
+                          headers={"x-api-key": server.token.reveal()})
+    assert response.status_code == 200 and fake.requests[-1]["body"]["messages"][0]["content"] == "\U0001f600"
+
+
+def test_non_ascii_forwarded_headers_go_out_as_the_bytes_that_came_in(shared_proxy) -> None:
+    server, fake = shared_proxy
+    sent = {"user-agent": "claude-cli/2.1 (café)".encode(), "anthropic-beta": b"beta-\xff",
+            "x-claude-code-session-id": "sessión-1".encode()}
+    response = httpx.post(server.base_url + "/v1/messages", content=body(), timeout=30,
+                          headers=[(b"x-api-key", server.token.reveal().encode()), *sent.items()])
+    assert response.status_code == 200, response.text
+    received = fake.requests[-1]["headers"]
+    for name, raw in sent.items():
+        assert received[name].encode("latin-1") == raw

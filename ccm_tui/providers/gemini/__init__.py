@@ -8,11 +8,11 @@ per-model guess), ``max_thinking_budget``, ``schema_mode = "json_schema"`` (send
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
-from ...errors import ProxyError
+from ...errors import InvalidRequest, ProxyError
 from ...flow import Flow
 from ...limits import provider_limits
 from ..base import Provider, UpstreamResponse
@@ -24,14 +24,23 @@ from .stream import GeminiStreamTranslator
 __all__ = ["GeminiProvider", "GeminiStreamTranslator", "build_request", "translate_response"]
 
 
+_NAME_PREFIXES = ("models/", "tunedModels/")
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
 class GeminiProvider(Provider):
     def url(self, model: str, *, stream: bool) -> str:
+        """The model is a path segment: anything that could leave it (``/``, ``..``, ``?``, ``#``,
+        spaces, ``:``) is a 400, never a request to another path of the upstream."""
         base = self.config.base_url.rstrip("/")
         if not base.endswith(("/v1beta", "/v1", "/v1alpha")):
             base += "/v1beta"
-        name = model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+        prefix = next((p for p in _NAME_PREFIXES if model.startswith(p)), "models/")
+        bare = model.removeprefix(prefix)
+        if not _MODEL_ID.match(bare) or ".." in bare:
+            raise InvalidRequest(f"model: {model[:80]!r} is not a Gemini model name (letters, digits, '.', '-', '_')")
         action = "streamGenerateContent?alt=sse" if stream else "generateContent"
-        return f"{base}/{quote(name, safe='/.-_')}:{action}"
+        return f"{base}/{prefix}{bare}:{action}"
 
     def upstream_headers(self) -> dict[str, str]:
         headers = {name: secret.reveal() for name, secret in self.config.headers.items()}
