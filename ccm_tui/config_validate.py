@@ -23,7 +23,7 @@ from .config import (
     resolve_vars,
 )
 from .router_rules import rule_problems
-from .secrets import Secret
+from .secrets import Secret, redact_url
 
 OPENAI_PRESETS = ("openrouter", "deepseek", "groq", "mistral", "xai", "ollama", "vllm", "lmstudio", "together", "openai",
                   "openai-responses")
@@ -67,6 +67,16 @@ def _key_vars(api_key: Any, headers: dict) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for v in raw if isinstance(v, str) for name in referenced_vars(v)))
 
 
+def shown(raw: str, resolved: str) -> str:
+    """A bad value fit for a message. A resolved ``$VAR`` is never printed (a swapped base_url/api_key
+    would print the key), nor a literal that is not a URL; a URL loses its user-info and query values."""
+    if raw != resolved:  # it came (at least partly) from the environment
+        return f"the value of {raw}"
+    if "://" in resolved:
+        return repr(redact_url(resolved))
+    return "a value that is not shown (it may be a key)"
+
+
 class _Builder:
     def __init__(self, text: str, env: Any, source: str) -> None:
         self.text, self.env, self.source = text, env, source
@@ -97,7 +107,8 @@ class _Builder:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
-            self.problem(path, f"expected {'a number' if kind is float else 'an integer'}, got {value!r}")
+            got = value if isinstance(value, bool) else type(value).__name__  # a misplaced string may be a key
+            self.problem(path, f"expected {'a number' if kind is float else 'an integer'}, got {got}")
             return default
         if value < low:
             self.problem(path, f"must be at least {low}, got {value}")
@@ -120,12 +131,18 @@ class _Builder:
             self.problem(path, f"expected \"provider,model\", got {value!r}")
             return None
         try:
-            provider, model = parse_target(resolve_vars(value, self.env, ".".join(path)))
-        except (ValueError, KeyError) as exc:
-            self.problem(path, str(exc.args[0]))
+            resolved = resolve_vars(value, self.env, ".".join(path))
+        except KeyError as exc:
+            self.problem(path, exc.args[0].split(": ", 1)[1])
+            return None
+        try:
+            provider, model = parse_target(resolved)
+        except ValueError:
+            self.problem(path, f"expected \"provider,model\", got {shown(value, resolved)}")
             return None
         if provider not in providers:
-            self.problem(path, f"unknown provider {provider!r} (defined: {', '.join(providers) or 'none'})")
+            which = repr(provider) if value == resolved else f"in {shown(value, resolved)}"
+            self.problem(path, f"unknown provider {which} (defined: {', '.join(providers) or 'none'})")
             return None
         return f"{provider},{model}"
 
@@ -156,13 +173,14 @@ class _Builder:
             preset = None
         api = self.string(data, (*base, "api"))
         if api is not None and (kind != "openai" or api not in OPENAI_APIS):
-            self.problem((*base, "api"), f"api is for type=\"openai\": one of {', '.join(OPENAI_APIS)}, got {api!r}")
+            got = repr(api) if data.get("api") == api else f"the value of {data['api']}"
+            self.problem((*base, "api"), f"api is for type=\"openai\": one of {', '.join(OPENAI_APIS)}, got {got}")
             api = None
         base_url = self.string(data, (*base, "base_url")) or DEFAULT_BASE_URLS.get(kind)
         if base_url is None and preset is None:
             self.problem((*base, "base_url"), "required (or give a preset)")
         elif base_url is not None and not re.match(r"^https?://[^/\s]+", base_url):
-            self.problem((*base, "base_url"), f"must be an http(s) URL, got {base_url!r}")
+            self.problem((*base, "base_url"), f"must be an http(s) URL, got {shown(data['base_url'], base_url)}")
         key = self.string(data, (*base, "api_key"))
         models = data.get("models", [])
         if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):

@@ -7,6 +7,7 @@ never written out, only a ``$ANTHROPIC_AUTH_TOKEN`` reference.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import time
 from collections.abc import Iterable
@@ -15,7 +16,7 @@ from typing import Any
 
 from .config import state_dir
 from .flow import Flow
-from .secrets import Redactor, write_private
+from .secrets import Redactor, private_dir, write_private
 
 _FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta", "x-claude-code-session-id")
 
@@ -54,13 +55,18 @@ def flow_record(flow: Flow, redactor: Redactor) -> dict[str, Any]:
 
 def default_export_path(session_id: str | None = None) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    name = f"session-{stamp}-{session_id[:8]}.jsonl" if session_id else f"session-{stamp}.jsonl"
+    tag = re.sub(r"[^A-Za-z0-9-]", "", session_id or "")[:8]  # the client's header: never a path or escape
+    name = f"session-{stamp}-{tag}.jsonl" if tag else f"session-{stamp}.jsonl"
     return state_dir() / "exports" / name
 
 
 def write_jsonl(flows: Iterable[Flow], path: Path, redactor: Redactor) -> int:
     """Write one record per line (mode 0600: prompts are private); returns the count."""
     lines = [json.dumps(flow_record(f, redactor), ensure_ascii=False, default=str) for f in flows]
+    exports = state_dir() / "exports"
+    if path.parent == exports:  # ccm-tui's own folders: made private even if an older version left them 0755
+        private_dir(exports, tighten=True)
+        state_dir().chmod(0o700)
     write_private(path, "".join(line + "\n" for line in lines))
     return len(lines)
 

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from .config import state_dir
+from .secrets import private_dir
 
 
 def log_path() -> Path:
@@ -15,8 +16,12 @@ def log_path() -> Path:
 
 def setup_file_logging(level: int = logging.INFO) -> Path:
     path = log_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))  # private from the first byte
+    private_dir(path.parent, tighten=path.parent == state_dir())
+    fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)  # private from the first byte
+    try:
+        os.fchmod(fd, 0o600)  # and a file left 0644 by an older version becomes private too
+    finally:
+        os.close(fd)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)

@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 REDACTED = "***"
 SENSITIVE_HEADERS = frozenset(
@@ -69,9 +70,41 @@ class Redactor:
         return value
 
 
+def redact_url(url: str) -> str:
+    """A URL fit to print: user-info (``user:password@``) and query values hidden, the rest kept."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return REDACTED
+    host = parts.netloc.rpartition("@")
+    netloc = f"{REDACTED}@{host[2]}" if host[1] else parts.netloc
+    query = "&".join(f"{k}={REDACTED}" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+    if parts.query and not query:
+        query = REDACTED
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment and REDACTED))
+
+
+def private_dir(path: Path, *, tighten: bool = False) -> Path:
+    """Create ``path`` and its missing parents with mode 0700; ``tighten`` also makes an existing
+    ``path`` 0700 (only for ccm-tui's own folders, never one the user chose)."""
+    missing = []
+    at = path
+    while not at.exists() and at != at.parent:
+        missing.append(at)
+        at = at.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+    if tighten and path.is_dir():
+        path.chmod(0o700)
+    return path
+
+
 def write_private(path: Path, text: str) -> None:
-    """Write atomically with mode 0600: config files hold keys (or references to them)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically with mode 0600 (folders it creates: 0700): config files hold keys (or references)."""
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)

@@ -130,3 +130,28 @@ def test_config_init_and_check_commands(tmp_path: Path) -> None:
     bad = ccm("config", "check", "--config", str(path), env={"ANTHROPIC_API_KEY": "k"})
     assert bad.returncode == 1
     assert f"{path}:11: providers.anthropic.type" in bad.stdout
+
+
+def test_validation_messages_never_print_a_resolved_secret() -> None:
+    """A swapped base_url/api_key would print the key; a variable's value is never shown, only its name."""
+    text = """
+[providers.openai]
+type = "openai"
+base_url = "$OPENAI_API_KEY"
+api_key = "$OPENAI_BASE"
+models = ["gpt-x"]
+
+[server]
+port = "$PORT_SECRET"
+
+[router]
+default = "$ROUTE_SECRET"
+"""
+    env = {"OPENAI_API_KEY": "sk-live-SECRET-1234567", "OPENAI_BASE": "https://api.openai.com/v1",
+           "PORT_SECRET": "x", "ROUTE_SECRET": "sk-route-SECRET-7654321"}
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, env=env, source="c.toml")
+    shown = "\n".join(info.value.problems) + str(info.value)
+    assert "base_url" in shown and "default" in shown
+    assert "sk-live-SECRET-1234567" not in shown and "sk-route-SECRET-7654321" not in shown
+    assert "$OPENAI_API_KEY" in shown, "it says which variable holds the bad value"

@@ -57,3 +57,25 @@ def test_answer_text_from_body_and_from_events() -> None:
     ]
     streamed.error = "overloaded"
     assert answer_text(streamed) == "[thinking] hmm\nHello\n[error] overloaded"
+
+
+def test_export_folders_are_private_and_a_session_id_cannot_pick_the_path(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import stat
+
+    from ccm_tui.export import default_export_path
+
+    old_umask = os.umask(0o022)
+    try:
+        path = tmp_path / "state" / "exports" / "s.jsonl"
+        write_jsonl([flow_with_secrets()], path, Redactor([]))
+        assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+        assert stat.S_IMODE((tmp_path / "state" / "exports").stat().st_mode) == 0o700
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        os.umask(old_umask)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    for hostile in ("../../../x", "a/b\x1b[2J", "..", "\n"):
+        chosen = default_export_path(hostile)
+        assert chosen.parent.name == "exports" and "/" not in chosen.name and ".." not in chosen.name
+        assert chosen.name.isprintable()

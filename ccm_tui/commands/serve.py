@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from typing import TextIO
@@ -11,6 +12,14 @@ from ..events import EventBus, FlowEvent
 from ..flow import Flow
 from ..history.writer import open_history
 from ..logs import setup_file_logging
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Control characters as ``\\xNN``: a client-chosen model name or an upstream's error text must not
+    move the cursor, retitle the terminal (ESC/OSC) or forge a log line after a newline."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def format_line(flow: Flow) -> str:
@@ -23,7 +32,8 @@ def format_line(flow: Flow) -> str:
     ttfb = f" ttfb {flow.first_byte_ms:.0f}ms" if flow.stream and flow.first_byte_ms is not None else ""
     usage = f"{flow.usage.input_tokens}→{flow.usage.output_tokens} tok"
     error = f"  {flow.error_type}: {flow.error}" if flow.error else ""
-    return f"{clock} #{flow.id:<4} {route:<12} {target:<40} {flow.status or '-'} {ms}{ttfb} {usage}{kind}{error}"
+    line = f"{clock} #{flow.id:<4} {route:<12} {target:<40} {flow.status or '-'} {ms}{ttfb} {usage}{kind}{error}"
+    return printable(line)
 
 
 def printer(out: TextIO):  # type: ignore[no-untyped-def]

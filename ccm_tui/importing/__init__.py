@@ -19,7 +19,7 @@ import tomlkit
 from tomlkit.exceptions import ParseError
 
 from ..config import ConfigError, parse_config
-from ..secrets import write_private
+from ..secrets import redact_url, write_private
 from . import ccm, ccr
 from .draft import Draft, references, render
 
@@ -136,7 +136,8 @@ def _report(draft: Draft, dest: Path, source: Path) -> None:
         f = provider.fields
         preset = f" preset={f['preset']}" if "preset" in f else ""
         models = f.get("models", [])
-        print(f"  providers.{provider.name}: type={f.get('type')}{preset} {f.get('base_url', '')} ({len(models)} models)")
+        url = redact_url(f["base_url"]) if isinstance(f.get("base_url"), str) else ""
+        print(f"  providers.{provider.name}: type={f.get('type')}{preset} {url} ({len(models)} models)")
     for route, target in draft.router.items():
         print(f"  router.{route} = {target}")
     variables = sorted(_variables([draft.server, *(p.fields for p in draft.providers.values()), draft.router]))

@@ -71,7 +71,7 @@ def convert(data: dict[str, Any]) -> Draft:
     fields: dict[str, Any] = {"type": "litellm"}
     base_url = _first(lit, BASE_URL_KEYS, used)
     if base_url is not None and not isinstance(base_url, str):
-        draft.drop(f"{section_name}.base_url", f"expected a URL, got {base_url!r}")
+        draft.drop(f"{section_name}.base_url", f"expected a URL, got {type(base_url).__name__}")
         base_url = None
     if base_url is None:
         draft.warnings.append(f"{section_name}: no base_url; using LiteLLM's default {DEFAULT_BASE_URL}")

@@ -151,7 +151,8 @@ def _provider(draft: Draft, index: int, entry: Any, timeout: float | None) -> Pr
     where = f"providers.{name}"
     url = entry.get("api_base_url")
     if not isinstance(url, str) or not (references(url) or urlsplit(url.strip()).scheme in ("http", "https")):
-        draft.drop(where, f"api_base_url must be an http(s) URL, got {url!r}; provider skipped")
+        got = type(url).__name__ if not isinstance(url, str) else "something else (not shown: it may be a key)"
+        draft.drop(where, f"api_base_url must be an http(s) URL, got {got}; provider skipped")
         return None
     spec = entry.get("transformer") or {}
     global_use = _transformers(spec)

@@ -56,3 +56,17 @@ default = "anthropic,claude-sonnet-4-5"
                 process.kill()
     assert "Traceback" not in stderr and CANARY_KEY not in stderr + first + line
     assert ready_and_answered < 5.0, "interpreter start + first answer (the benchmark measures it properly)"
+
+
+def test_a_line_never_carries_control_characters() -> None:
+    """Model names and error texts come from clients and upstreams: no ESC/OSC, no forged second line."""
+    from ccm_tui.commands.serve import format_line
+    from ccm_tui.flow import Flow
+
+    flow = Flow("POST", "/v1/messages", {})
+    flow.requested_model = "claude\x1b]0;pwned\x07\x1b[2J\n12:00:00 #999 default anthropic,fake 200 1ms\r\x9b"
+    flow.status, flow.error, flow.error_type = 400, "bad\nforged", "invalid_request_error"
+    line = format_line(flow)
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line and "\x07" not in line
+    assert not any(0x80 <= ord(c) < 0xA0 for c in line)
+    assert "claude\\x1b]0;pwned\\x07" in line and "bad\\x0aforged" in line

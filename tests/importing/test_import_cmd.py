@@ -120,3 +120,27 @@ def test_source_that_cannot_make_a_valid_config_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "providers.broken.type" in result.stderr
     assert not dest.exists()
+
+
+def test_import_never_prints_url_passwords_query_keys_or_a_swapped_key(tmp_path: Path) -> None:
+    import json
+
+    ccr = tmp_path / "config.json"
+    ccr.write_text(json.dumps({"Providers": [
+        {"name": "a", "api_base_url": "https://alice:hunter2-PASS@api.example.com/v1/chat/completions?key=QUERYKEY1",
+         "api_key": "$A_KEY", "models": ["m"]},
+        {"name": "b", "api_base_url": "sk-swapped-KEY-123456", "api_key": "https://api.openai.com/v1",
+         "models": ["m"]},
+    ], "Router": {"default": "a,m"}}))
+    ccm = tmp_path / "ccm.toml"
+    ccm.write_text('[litellm]\nbase_url = "http://bob:PASSWORD99@127.0.0.1:4000/?key=QUERYKEY2"\n'
+                   'api_key = "$LITELLM_KEY"\ndefault = "claude-x"\n')
+    for source in (ccr, ccm):
+        dest = tmp_path / f"{source.name}.toml"
+        result = run(str(source), "--output", str(dest))
+        assert result.returncode == 0, result.stderr
+        shown = result.stdout + result.stderr
+        comments = "".join(line for line in dest.read_text().splitlines() if line.lstrip().startswith("#"))
+        for secret in ("hunter2-PASS", "QUERYKEY1", "sk-swapped-KEY-123456", "PASSWORD99", "QUERYKEY2"):
+            assert secret not in shown and secret not in comments, secret
+    assert "api.example.com" in shown or "127.0.0.1:4000" in shown, "the URL is still shown, minus its secrets"
