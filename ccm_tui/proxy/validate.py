@@ -24,7 +24,9 @@ BLOCK_TYPES = frozenset({
 _SERVER_BLOCK = re.compile(r"^[a-z][a-z0-9_]*_tool_(use|result)$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+#: A \\u escape of a high surrogate not followed by a low one, or of a low one not preceded by a high one.
+_LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+                                    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 THINKING_TYPES = ("enabled", "disabled", "adaptive", "between_tools")
 TOOL_CHOICE_TYPES = ("auto", "any", "tool", "none")
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
@@ -89,7 +91,7 @@ def replace_lone_surrogates(raw: bytes, body: dict[str, Any]) -> tuple[dict[str,
     """Lone UTF-16 surrogates (``"\\ud83d"`` from an emoji cut in tool output; Claude Code sends them)
     cannot be encoded to UTF-8 again: each becomes U+FFFD. Rejecting them would break the
     conversation for good, since the client resends the same history. Returns the count replaced."""
-    if not _SURROGATE_ESCAPE.search(raw):  # a lone surrogate only arrives as a \\u escape
+    if not _LONE_SURROGATE_ESCAPE.search(raw):  # one only arrives as a \\u escape; pairs need no walk
         return body, 0
     count = 0
 
@@ -121,6 +123,7 @@ def _number(holder: dict[str, Any], name: str, *, integer: bool = False, where: 
 
 
 def _typed(block: dict[str, Any], name: str, kind: type | tuple[type, ...], where: str, what: str) -> None:
+    """``block[name]``, when given and not null, is a ``kind`` (a bool only where a bool is wanted)."""
     if name in block and block[name] is not None and (isinstance(block[name], bool) != (kind is bool)
                                                        or not isinstance(block[name], kind)):
         raise InvalidRequest(f"{where}.{name}: expected {what}")

@@ -343,6 +343,11 @@ def test_lone_surrogates_become_u_fffd_and_the_flow_says_so(shared_proxy) -> Non
     response = httpx.post(server.base_url + "/v1/messages", content=pair, timeout=30,
                           headers={"x-api-key": server.token.reveal()})
     assert response.status_code == 200 and fake.requests[-1]["body"]["messages"][0]["content"] == "\U0001f600"
+    for escaped, expected in [(b"\\ud83d\\ude00\\ude00", "\U0001f600\ufffd"), (b"\\ud83d\\ud83d\\ude00", "\ufffd\U0001f600")]:
+        raw = body(messages=[{"role": "user", "content": "PLACEHOLDER"}]).replace(b"PLACEHOLDER", escaped)
+        response = httpx.post(server.base_url + "/v1/messages", content=raw, timeout=30,
+                              headers={"x-api-key": server.token.reveal()})
+        assert response.status_code == 200 and fake.requests[-1]["body"]["messages"][0]["content"] == expected
 
 
 def test_non_ascii_forwarded_headers_go_out_as_the_bytes_that_came_in(shared_proxy) -> None:
