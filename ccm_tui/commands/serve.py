@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from typing import TextIO
@@ -12,14 +11,13 @@ from ..events import EventBus, FlowEvent
 from ..flow import Flow
 from ..history.writer import open_history
 from ..logs import setup_file_logging
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+from ..proxy.validate import CONTROL_CHARS
 
 
 def printable(text: str) -> str:
     """Control characters as ``\\xNN``: a client-chosen model name or an upstream's error text must not
     move the cursor, retitle the terminal (ESC/OSC) or forge a log line after a newline."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def format_line(flow: Flow) -> str:

@@ -19,7 +19,7 @@ from ..sse import encode_event
 from . import budget
 from .attempts import call_with_fallbacks
 from .state import ProxyState
-from .validate import parse_body, replace_lone_surrogates, validate_request
+from .validate import CONTROL_CHARS, parse_body, replace_lone_surrogates, validate_request
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_MS = 200.0  # rows update in place while a stream runs, at most this often
@@ -80,7 +80,8 @@ async def _start(state: ProxyState, request: Request, kind: str) -> tuple[Flow, 
         if replaced:
             flow.note(f"replaced {replaced} lone UTF-16 surrogate(s) (a cut emoji?) with U+FFFD")
         flow.request_body = body
-        flow.requested_model = body.get("model") if isinstance(body.get("model"), str) else None
+        model = body.get("model")
+        flow.requested_model = model if isinstance(model, str) and not CONTROL_CHARS.search(model) else None
         flow.stream = body.get("stream") is True and kind == "messages"
         validate_request(body, count_tokens=kind == "count_tokens")
     except ProxyError as err:

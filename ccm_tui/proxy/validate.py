@@ -22,7 +22,7 @@ BLOCK_TYPES = frozenset({
     "redacted_thinking", "container_upload", "mcp_tool_use", "mcp_tool_result", "tool_reference",
 })
 _SERVER_BLOCK = re.compile(r"^[a-z][a-z0-9_]*_tool_(use|result)$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL, C1: never in a model name
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 #: A \\u escape of a high surrogate not followed by a low one, or of a low one not preceded by a high one.
 _LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
@@ -145,7 +145,7 @@ def _enum(value: Any, allowed: tuple[str, ...], where: str) -> None:
 def check_model(model: Any, where: str = "model") -> str:
     if not isinstance(model, str) or not model.strip():
         raise InvalidRequest(f"{where}: field required (a non-empty string)")
-    bad = _CONTROL.search(model)
+    bad = CONTROL_CHARS.search(model)
     if bad:
         raise InvalidRequest(f"{where}: contains a control character (U+{ord(bad.group()):04X})")
     return model

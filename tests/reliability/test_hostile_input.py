@@ -360,3 +360,16 @@ def test_non_ascii_forwarded_headers_go_out_as_the_bytes_that_came_in(shared_pro
     received = fake.requests[-1]["headers"]
     for name, raw in sent.items():
         assert received[name].encode("latin-1") == raw
+
+
+def test_a_refused_model_name_is_not_kept_on_the_flow_raw(shared_proxy) -> None:
+    """Panes and serve show the flow: a control-character model must not reach a terminal through it."""
+    from ccm_tui.events import FlowEvent
+
+    server, _ = shared_proxy
+    failed = []
+    server.bus.subscribe(lambda event, flow: failed.append(flow) if event is FlowEvent.FAILED else None)
+    response = httpx.post(server.base_url + "/v1/messages", content=body(model="x\x1b]0;pwned\x07"), timeout=30,
+                          headers={"x-api-key": server.token.reveal()})
+    assert response.status_code == 400
+    assert failed[-1].requested_model is None
