@@ -58,12 +58,15 @@ class Listener(socket.socket):
     """
 
     _spare: int | None = None
+    _shed_log: _ShedLog
     _quiet_until = 0.0
 
     @classmethod
     def adopt(cls, sock: socket.socket) -> Listener:
+        """Take over a bound, listening socket (``sock`` is detached, not closed)."""
         listener = cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
         listener._spare = _open_spare()
+        listener._shed_log = _ShedLog()
         return listener
 
     def accept(self) -> tuple[socket.socket, Any]:
@@ -97,7 +100,7 @@ class Listener(socket.socket):
             pass  # nothing left waiting (or another thread took the descriptor)
         finally:
             self._spare = _open_spare()
-        SHED_LOG.record(shed)
+        self._shed_log.record(shed)
 
     def close(self) -> None:
         if self._spare is not None:
@@ -128,8 +131,6 @@ class _ShedLog:
                         self._count, fd_limit())
             self._last, self._count = now, 0
 
-
-SHED_LOG = _ShedLog()
 
 
 def fd_limit() -> int:

@@ -32,7 +32,7 @@ from .state import ProxyState
 log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: A connection is closed after this long without a request (first or next): idle clients hold fds.
-#: Node's and Hypercorn's own default; Node clients keep idle connections 4 s, so they close first.
+#: Hypercorn's and Node's default; the claude CLI simply reconnects after an idle close (checked across a 7 s tool run).
 IDLE_CONNECTION_TIMEOUT_S = 5.0
 
 
@@ -102,7 +102,6 @@ class ProxyServer:
             self._sock.close()  # port taken or host unknown: the caller reports it, no fd leaks
             raise
         self.port: int = self._sock.getsockname()[1]
-        self._sock = Listener.adopt(self._sock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -119,7 +118,7 @@ class ProxyServer:
         return self.host in LOOPBACK
 
     def _hypercorn_config(self) -> HypercornConfig:
-        hc = _PreboundConfig(self._sock)
+        hc = _PreboundConfig(Listener.adopt(self._sock))
         hc.errorlog = logging.getLogger("ccm_tui.hypercorn")
         hc.accesslog = None
         hc.graceful_timeout = 1.0  # claude holds SSE streams open; do not wait for them long
