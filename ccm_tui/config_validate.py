@@ -107,7 +107,7 @@ class _Builder:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
-            got = value if isinstance(value, bool) else type(value).__name__  # a misplaced string may be a key
+            got = type(value).__name__ if isinstance(value, str) else repr(value)  # a misplaced string may be a key
             self.problem(path, f"expected {'a number' if kind is float else 'an integer'}, got {got}")
             return default
         if value < low:
