@@ -70,15 +70,17 @@ class Redactor:
         return value
 
 
-def redact_url(url: str) -> str:
-    """A URL fit to print: user-info (``user:password@``) and query values hidden, the rest kept."""
+def redact_url(url: str, keep: Iterable[str] = ()) -> str:
+    """A URL fit to print: user-info (``user:password@``) and query values hidden (but those of the
+    parameters named in ``keep``), the rest kept."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return REDACTED
     host = parts.netloc.rpartition("@")
     netloc = f"{REDACTED}@{host[2]}" if host[1] else parts.netloc
-    query = "&".join(f"{k}={REDACTED}" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+    kept = set(keep)
+    query = "&".join(f"{k}={v if k in kept else REDACTED}" for k, v in parse_qsl(parts.query, keep_blank_values=True))
     if parts.query and not query:
         query = REDACTED
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment and REDACTED))

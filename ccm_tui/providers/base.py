@@ -20,7 +20,7 @@ import httpx
 from ..config import ProviderConfig
 from ..errors import ProxyError, UpstreamTimeout, UpstreamUnavailable, error_for_status
 from ..flow import Flow
-from ..secrets import Redactor
+from ..secrets import Redactor, redact_url
 from ..sse import FrameTooLarge, SSEDecoder, SSEFrame, encode_event
 from .blocks import Event
 from .pool import UpstreamPool
@@ -30,6 +30,9 @@ from .toolcheck import ToolCheck
 #: the usual ping interval) while an invalid tool call could still be retried.
 HOLD_BYTES = 64 * 1024
 HOLD_S = 10.0
+
+#: Query parameters a flow's upstream URL shows as they are; others may hold a key.
+SAFE_QUERY_PARAMS = ("alt", "beta", "api-version")
 
 
 @dataclass(slots=True)
@@ -108,7 +111,7 @@ class Provider:
         self, flow: Flow, url: str, payload: dict[str, Any], headers: Mapping[str, str | bytes], *, stream: bool
     ) -> httpx.Response:
         """POST and return the response with its body unread; non-2xx raises the typed error."""
-        flow.upstream_url = url
+        flow.upstream_url = redact_url(url, keep=SAFE_QUERY_PARAMS)  # a base_url may carry user:password@
         flow.upstream_body = payload
         request = self.upstream.build_request("POST", url, json=payload, headers=dict(headers))
         try:

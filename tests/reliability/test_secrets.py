@@ -211,3 +211,26 @@ def test_anthropic_sdk_error_text_is_redacted(hostile, start_hostile_proxy) -> N
     with pytest.raises(anthropic.PermissionDeniedError) as info:
         client.messages.create(**BODY)
     assert CANARY_KEY not in str(info.value) and "key *** lacks access" in str(info.value)
+
+
+def test_a_password_in_a_base_url_stays_out_of_flows_and_exports(start_proxy, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from ccm_tui.config import parse_config
+    from ccm_tui.events import EventBus, FlowEvent
+    from ccm_tui.secrets import Redactor
+    from tests.fakes.openai_server import FakeOpenAI, Reply
+
+    answer = {"id": "c", "object": "chat.completion", "model": "g", "usage": {"prompt_tokens": 1, "completion_tokens": 1},
+              "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}]}
+    with FakeOpenAI(lambda _: Reply(body=answer)) as fake:
+        host = fake.base_url.removeprefix("http://")
+        config = parse_config(f'[providers.o]\ntype = "openai"\nbase_url = "http://team:url-PASSWORD-77@{host}/v1"\n'
+                              'models = ["g"]\n[router]\ndefault = "o,g"\n', env={})
+        bus, done = EventBus(), []
+        bus.subscribe(lambda event, flow: done.append(flow) if event is FlowEvent.FINISHED else None)
+        proxy = start_proxy(config, bus)
+        response = httpx.post(proxy.base_url + "/v1/messages", json=BODY, headers=auth(proxy), timeout=30)
+        assert response.status_code == 200, response.text
+        assert fake.requests[-1].headers["authorization"].startswith("Basic "), "the credentials still go upstream"
+    out = tmp_path / "export.jsonl"
+    write_jsonl(done, out, Redactor([]))
+    assert "url-PASSWORD-77" not in repr(done[-1].summary()) + (done[-1].upstream_url or "") + out.read_text()
