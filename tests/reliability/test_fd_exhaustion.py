@@ -38,6 +38,12 @@ models = ["claude-sonnet-4-5"]
 default = "anthropic,claude-sonnet-4-5"
 """
 
+LOWER_LIMIT_THEN_SERVE = (
+    "import os, resource, sys; "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[2]))); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'ccm_tui', 'serve', *sys.argv[3:]])"
+)
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_NOFILE is POSIX")
 
 
@@ -53,12 +59,10 @@ def serve(tmp_path: Path, soft: int, hard: int) -> Iterator[tuple[str, subproces
     config.write_text(CONFIG)
     log = tmp_path / "ccm.log"
 
-    def lower_limit() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-
-    process = subprocess.Popen([sys.executable, "-m", "ccm_tui", "serve", "--config", str(config), "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               env={**os.environ, "CCM_LOG_FILE": str(log)}, preexec_fn=lower_limit)
+    # The limit is lowered in the child before it execs serve (preexec_fn is unsafe with threads about).
+    process = subprocess.Popen([sys.executable, "-c", LOWER_LIMIT_THEN_SERVE, str(soft), str(hard), "--config", str(config),
+                                "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env={**os.environ, "CCM_LOG_FILE": str(log)})
     try:
         match = LINE.search(process.stdout.readline())  # type: ignore[union-attr]
         assert match, "serve did not start"
