@@ -81,7 +81,8 @@ def _find_non_finite(body: dict[str, Any]) -> tuple[str, str]:
         if isinstance(item, _NonFinite):
             return where or "(body)", item.token
         if isinstance(item, dict):
-            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in item.items())
+            keys = ((k if k.isprintable() else repr(k), v) for k, v in item.items())  # the path goes into a message
+            stack.extend((v, f"{where}.{k}" if where else k) for k, v in keys)
         elif isinstance(item, list):
             stack.extend((v, f"{where}.{i}") for i, v in enumerate(item))
     return "(body)", "NaN"
