@@ -1,3 +1,8 @@
-from .cli import main
+import sys
 
-raise SystemExit(main())
+if sys.argv[1:] == ["statusline"]:  # claude runs this on every refresh: skip the parser
+    from .commands.statusline import run
+else:
+    from .cli import main as run
+
+raise SystemExit(run())

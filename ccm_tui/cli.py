@@ -1,5 +1,5 @@
-"""Command line: ``ccm-tui`` (the TUI), ``serve``, ``route``, ``doctor``, ``config init|check|import``, ``history``,
-``usage``.
+"""Command line: ``ccm-tui`` (the TUI), ``serve``, ``statusline``, ``route``, ``doctor``, ``config init|check|import``,
+``history``, ``usage``.
 
 Each command lives in its own module under :mod:`ccm_tui.commands`, imported only when used so
 that ``ccm-tui serve`` never loads Textual.
@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default from config: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default from config; 0 = any free port)")
 
+    sub.add_parser("statusline", help="print ccm's statusline for claude (reads claude's statusline JSON on stdin)")
+
     route = sub.add_parser("route", help="dry-run the router on a request body and print the decision")
     _add_config(route)
     route.add_argument("file", metavar="FILE", help="a Messages request body, or a fixture with a `body` key ('-' = stdin)")
@@ -72,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list == ["statusline"]:  # run by claude on every refresh: no parser, nothing heavy
+        from .commands.statusline import run as statusline
+
+        return statusline()
     claude_args: list[str] = []
     if "--" in args_list:
         cut = args_list.index("--")

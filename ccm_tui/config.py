@@ -126,6 +126,18 @@ class HistorySettings:
     bodies: bool = True  # false: metadata only
 
 
+STATUSLINE_MODES = ("keep", "ccm", "off")
+
+
+@dataclass(frozen=True, slots=True)
+class ClaudeSettings:
+    """``[claude]``: what ccm-tui tells the claude it starts (docs/claude-integration.md)."""
+
+    statusline: str = "keep"  # keep: ours unless the user has one; ccm: ours always; off: none
+    model_discovery: bool = True  # /model lists the configured models
+    compact_window: bool = True  # compact at the window of the model the default route uses
+
+
 @dataclass(slots=True)
 class Price:
     input: float  # USD per million input tokens
@@ -141,6 +153,7 @@ class Config:
     budget_tokens: int | None = None
     prices: dict[str, Price] = field(default_factory=dict)
     history: HistorySettings = field(default_factory=HistorySettings)
+    claude: ClaudeSettings = field(default_factory=ClaudeSettings)
     path: Path | None = None
     document: tomlkit.TOMLDocument | None = None
     embedded_default: bool = False  # no file: pure passthrough to Anthropic

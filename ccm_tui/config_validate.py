@@ -10,6 +10,8 @@ from .config import (
     EFFORTS,
     PROVIDER_TYPES,
     ROUTES,
+    STATUSLINE_MODES,
+    ClaudeSettings,
     Config,
     ConfigError,
     HistorySettings,
@@ -298,6 +300,22 @@ class _Builder:
             bodies=flags["bodies"],
         )
 
+    def claude(self, data: dict) -> ClaudeSettings:
+        for key in sorted(set(data) - {"statusline", "model_discovery", "compact_window"}):
+            self.problem(("claude", key), "unknown key (statusline, model_discovery, compact_window)")
+        statusline = data.get("statusline", "keep")
+        if statusline not in STATUSLINE_MODES:
+            self.problem(("claude", "statusline"), f"expected one of {', '.join(STATUSLINE_MODES)}, got {statusline!r}")
+            statusline = "keep"
+        flags = {}
+        for key in ("model_discovery", "compact_window"):
+            value = data.get(key, True)
+            if not isinstance(value, bool):
+                self.problem(("claude", key), f"expected true or false, got {value!r}")
+                value = True
+            flags[key] = value
+        return ClaudeSettings(statusline=statusline, **flags)
+
     def prices(self, data: Any) -> dict[str, Price]:
         if not isinstance(data, dict):
             self.problem(("prices",), "expected a table: \"MODEL\" = { input = USD/Mtok, output = USD/Mtok }")
@@ -316,7 +334,7 @@ class _Builder:
 
 def build_config(data: dict[str, Any], text: str, env: Any, source: str) -> Config:
     b = _Builder(text, env, source)
-    for key in sorted(set(data) - {"server", "providers", "router", "budget", "prices", "history"}):
+    for key in sorted(set(data) - {"server", "providers", "router", "budget", "prices", "history", "claude"}):
         b.problem((key,), "unknown section")
     providers: dict[str, ProviderConfig] = {}
     raw_providers = data.get("providers", {})
@@ -337,6 +355,7 @@ def build_config(data: dict[str, Any], text: str, env: Any, source: str) -> Conf
         budget_tokens=b.number(budget, ("budget", "max_tokens"), int, None),
         prices=b.prices(data.get("prices", {})),
         history=b.history(b.table(data, ("history",))),
+        claude=b.claude(b.table(data, ("claude",))),
     )
     if b.problems:
         raise ConfigError(b.problems)

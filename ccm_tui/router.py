@@ -4,7 +4,8 @@ Priority, highest first (``route`` names in brackets):
 
 1. the session pin ``config.pinned`` [pinned];
 2. a request ``model`` that is itself ``provider,model`` with a known provider [override]
-   (Claude Code's ``/model openrouter,gpt-4o``);
+   (Claude Code's ``/model openrouter,gpt-4o``), or its ``/model`` picker alias
+   ``claude-ccm/provider,model`` (:mod:`ccm_tui.model_ids`; the route stands when it picks that model anyway);
 3. user ``[[router.rules]]`` in file order [rule] (keys: :mod:`ccm_tui.router_rules`);
 4. built-ins, facts from real Claude Code 2.1 traffic:
    web_search (a tool whose ``type`` starts ``web_search``; a client tool *named* WebSearch is not),
@@ -45,6 +46,7 @@ from .config import EFFORTS, Config, parse_target, route_key
 from .errors import InvalidRequest
 from .flow import Decision
 from .limits import limits_for, output_reserve
+from .model_ids import unalias
 from .router_rules import match_rule, rule_label
 
 Counter = Callable[..., int]
@@ -229,9 +231,14 @@ def decide(
         if target:
             return _decision("pinned", target, f"session pinned to {config.pinned}", size)
         notes.append(f"pin {config.pinned!r} names an unknown provider")
-    if "," in model:
-        target = _known_target(config, model)
+    named = unalias(model) or model
+    if "," in named:
+        target = _known_target(config, named)
         if target:
+            if named != model:  # a picker alias: the route stands when it leads to that model anyway
+                route, reason, routed = _classify(body, headers, config, model, size, [])
+                if (routed or _route_target(config, route, model)[0]) == target:
+                    return _decision(route, target, reason, size)
             return _decision("override", target, f"request model names {target[0]},{target[1]} directly", size)
         notes.append(f"model {model!r} names an unknown provider")
 

@@ -411,3 +411,23 @@ def test_raw_request_size_bounds_tokens_without_reserialising() -> None:
 def test_unclosed_tag_is_left_alone(system) -> None:  # type: ignore[no-untyped-def]
     body = {"model": "m", "system": system, "messages": []}
     assert strip_subagent_tag(body) == (body, None)
+
+
+# -- claude's /model picker aliases (ccm_tui.model_ids) ---------------------------------------
+def test_picker_alias_routes_as_an_override() -> None:
+    decision = decide(req(model="claude-ccm/gemini,gemini-2.5-pro"), {}, make_config(), count_tokens=no_count)
+    assert (decision.route, decision.provider, decision.model) == ("override", "gemini", "gemini-2.5-pro")
+
+
+def test_picker_alias_of_the_route_target_keeps_the_route() -> None:
+    # CLAUDE_CODE_SUBAGENT_MODEL names the subagent route's model: the flow stays a "subagent" one.
+    body = req(model="claude-ccm/openrouter,m-subagent", system=[billing(True), {"type": "text", "text": "x"}])
+    decision = decide(body, {}, make_config(), count_tokens=no_count)
+    assert (decision.route, decision.provider, decision.model) == ("subagent", "openrouter", "m-subagent")
+    main = decide(req(model="claude-ccm/openrouter,m-subagent"), {}, make_config(), count_tokens=no_count)
+    assert main.route == "override"
+
+
+def test_alias_of_an_unknown_provider_routes_normally() -> None:
+    decision = decide(req(model="claude-ccm/nope,x"), {}, make_config(), count_tokens=no_count)
+    assert decision.route == "default" and "unknown provider" in decision.reason

@@ -12,6 +12,7 @@ from pathlib import Path
 import platformdirs
 
 from ..claude_env import claude_env
+from ..claude_launch import launch_args, launch_env
 from ..config import ConfigError, load_config
 from ..events import EventBus
 from ..logs import setup_file_logging
@@ -66,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"ccm-tui: {exc} (details in {log_path})", file=sys.stderr)
         return 1
     embed = not args.no_embed
-    env = claude_env(config, server.child_env(), embedded=embed)
-    app = CcmApp(server, [claude, *args.claude_args], env,
+    env = claude_env(config, {**server.child_env(), **launch_env(config)}, embedded=embed)
+    argv = [claude, *launch_args(config, args.claude_args, Path.cwd())]
+    app = CcmApp(server, argv, env,
                  claude_cwd=os.getcwd(), embed=embed, keep_open=args.keep_open, log_path=log_path)
     history = open_history(config.history, bus, server.redactor)
     try:

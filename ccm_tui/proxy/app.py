@@ -9,6 +9,7 @@ from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import AuthenticationFailed, NotFound, ProxyError, RequestTooLarge
+from . import status
 from .pipeline import handle_count_tokens, handle_messages, json_response
 from .state import ProxyState
 
@@ -54,16 +55,7 @@ def create_app(state: ProxyState) -> Quart:
     async def health() -> Response:
         return json_response({"status": "ok", "uptime_s": round(time.time() - started, 1)})
 
-    @app.get("/v1/models")
-    async def models() -> Response:
-        data = [
-            {"type": "model", "id": model, "display_name": f"{model} ({provider})", "created_at": "1970-01-01T00:00:00Z"}
-            for provider, model in state.config.all_models()
-        ]
-        return json_response(
-            {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
-             "last_id": data[-1]["id"] if data else None}
-        )
+    status.register(app, lambda: state.config, state.summaries)
 
     @app.post("/v1/messages")
     async def messages() -> Response:

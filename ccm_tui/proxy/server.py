@@ -191,4 +191,5 @@ class ProxyServer:
             "ANTHROPIC_AUTH_TOKEN": self.token.reveal(),
             "DISABLE_TELEMETRY": "1",
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "CCM_STATUS_URL": self.base_url + "/ccm/status",  # `ccm-tui statusline` asks here (same token)
         }

@@ -12,6 +12,7 @@ from ..events import EventBus, FlowEvent
 from ..flow import Flow
 from ..providers import Provider, build_provider
 from ..secrets import Redactor, Secret
+from .status import SessionSummaries
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,8 @@ class ProxyState:
         self._providers: dict[str, Provider] = {}
         self.spent_usd = 0.0
         self.spent_tokens = 0
+        self.summaries = SessionSummaries()  # per claude session, for the statusline
+        bus.subscribe(self.summaries.on_event)
 
     def authorized(self, headers: Mapping[str, str]) -> bool:
         expected = self.token.reveal().encode()

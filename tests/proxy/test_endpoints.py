@@ -70,7 +70,7 @@ def test_probe_health_models(proxy) -> None:
     assert httpx.head(proxy.base_url + "/").status_code == 200
     assert httpx.get(proxy.base_url + "/health").json()["status"] == "ok"
     models = httpx.get(proxy.base_url + "/v1/models", headers={"x-api-key": proxy.token.reveal()}).json()
-    assert [m["id"] for m in models["data"]] == ["claude-sonnet-4-5", "claude-haiku-4-5"]
+    assert [m["display_name"] for m in models["data"]] == ["anthropic,claude-sonnet-4-5", "anthropic,claude-haiku-4-5"]
 
 
 def test_count_tokens_local_and_growing(proxy, fake_anthropic) -> None:
