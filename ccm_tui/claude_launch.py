@@ -80,6 +80,17 @@ def launch_env(config: Config, inherited: Mapping[str, str] | None = None) -> di
     return {k: v for k, v in {**compact_env(config), **model_env(config)}.items() if k not in inherited}
 
 
+TOLD_VARS = ("CLAUDE_CODE_AUTO_COMPACT_WINDOW", "CLAUDE_AUTOCOMPACT_PCT_OVERRIDE",
+             "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY", "CLAUDE_CODE_SUBAGENT_MODEL")
+
+
+def relaunch_env(env: Mapping[str, str], config: Config, inherited: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` with what :func:`launch_env` told claude recomputed from ``config`` as it is now."""
+    inherited = os.environ if inherited is None else inherited
+    kept = {k: v for k, v in env.items() if k not in TOLD_VARS or k in inherited}
+    return {**kept, **launch_env(config, inherited)}
+
+
 def statusline_command(python: str | None = None) -> str:
     return f"{shlex.quote(python or sys.executable)} -m ccm_tui statusline"
 

@@ -28,6 +28,7 @@ KEYS = [
     ("F3", "zoom the focused pane to the whole screen and back"), ("F4", "routes: focus the table; again: change"),
     ("F5", "pin every request to one model for this session / unpin"), ("F6", "next dashboard pane"),
     ("F7 / F8", "claude pane narrower / wider"), ("F9", "command palette (every action)"), ("F10", "quit"),
+    ("F12", "restart claude with --continue (after a route change that changes the window)"),
     ("Enter", "on a request: open the inspector; on a route: change it"),
     ("t", "requests: show token counts (count_tokens) one by one / collapse runs of them"),
     ("inspector", "c copy as curl · e export session JSONL · r replay on another model · o expand all · Esc back"),
@@ -154,6 +155,8 @@ def palette_commands(app: CcmApp) -> Iterator[SystemCommand]:
     yield SystemCommand("Next pane", "F6", app.action_next_pane)
     yield SystemCommand("Claude pane narrower", "F7", lambda: app.action_resize(-5))
     yield SystemCommand("Claude pane wider", "F8", lambda: app.action_resize(5))
+    yield SystemCommand("Restart claude", "F12: restart it with --continue (same conversation), told the "
+                        "routes as they are now", app.action_restart_claude)
     yield SystemCommand("Inspect request", "open the highlighted request", app.action_inspect)
     yield SystemCommand("Export session JSONL", "all kept records, redacted, under the state dir",
                         lambda: app.export_session(None))

@@ -25,6 +25,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
+from ..claude_launch import routed_window
 from ..config import ROUTES, ConfigError
 from ..events import FlowEvent
 from ..flow import Flow
@@ -37,6 +38,7 @@ from .panes.providers import ProvidersPane
 from .panes.requests import RequestsPane, RequestsTable
 from .panes.routes import RoutesPane, RoutesTable
 from .panes.tokens import TokensPane
+from .claude_restart import restart_claude, window_notice
 from .route_picker import UNSET, RoutePicker
 
 FLUSH_INTERVAL = 0.1  # seconds between UI refreshes under load
@@ -101,6 +103,7 @@ class CcmApp(App[int], inherit_bindings=False):
         Binding("f8", "resize(5)", "Widen", show=False, priority=True),
         Binding("f9", "command_palette", "Palette", show=False, priority=True),
         Binding("f10", "quit", "Quit", priority=True),
+        Binding("f12", "restart_claude", "Restart claude", show=False, priority=True),
     ]
     claude_width: reactive[int] = reactive(50)
 
@@ -135,6 +138,7 @@ class CcmApp(App[int], inherit_bindings=False):
         self._posted = False
         self._unsubscribe = None
         self._last_dashboard: Widget | None = None
+        self.told_window = routed_window(self.config)  # the compaction window claude was started with
 
     # -- event bridge ---------------------------------------------------------------------------
     def _on_flow_event(self, event: FlowEvent, flow: Flow) -> None:
@@ -214,6 +218,8 @@ class CcmApp(App[int], inherit_bindings=False):
         return children[0] if children else None
 
     def on_claude_pane_exited(self, message: Any) -> None:
+        if getattr(message, "pane", None) is not self._claude_pane():
+            return  # a pane replaced by a restart
         self.claude_exited(int(getattr(message, "code", 0) or 0))
 
     def claude_exited(self, code: int) -> None:
@@ -347,6 +353,7 @@ class CcmApp(App[int], inherit_bindings=False):
         self.screen_stack[0].query_one(RoutesPane).update_view()
         where = f"saved to {self.config.path}" if self.config.path else "this session only"
         self.notify(f"{route} → {target or 'default'} ({where})", markup=False)
+        window_notice(self)
 
     def action_pin(self) -> None:
         if self.config.pinned:
@@ -365,6 +372,10 @@ class CcmApp(App[int], inherit_bindings=False):
         self.screen_stack[0].query_one(RoutesPane).update_view()
         self.update_statusbar()
         self.notify(f"pinned to {target}" if target else "unpinned: routes apply again", markup=False)
+        window_notice(self)
+
+    async def action_restart_claude(self) -> None:
+        await restart_claude(self)
 
     def inspect(self, flow: Flow) -> None:
         from .inspector import Inspector
