@@ -34,11 +34,11 @@ from ..proxy.server import ProxyServer
 from ..stats import DEFAULT_HISTORY, FlowStore
 from ..terminal.pty_session import restore_default_signals
 from . import actions
+from .claude_restart import restart_claude, window_notice
 from .panes.providers import ProvidersPane
 from .panes.requests import RequestsPane, RequestsTable
 from .panes.routes import RoutesPane, RoutesTable
 from .panes.tokens import TokensPane
-from .claude_restart import restart_claude, window_notice
 from .route_picker import UNSET, RoutePicker
 
 FLUSH_INTERVAL = 0.1  # seconds between UI refreshes under load
