@@ -4,13 +4,16 @@
     /tmp/venv/bin/python scripts/screenshots.py [--out screenshots]
 
 Writes main.svg (claude pane + dashboard with traffic), inspector.svg, route_picker.svg and
-replay.svg. Nothing leaves 127.0.0.1; the config and state live in a temporary directory.
+replay.svg; with the real claude CLI (``--claude PATH``, else the copy ``.ci/run`` installs) also
+statusline.svg: claude's statusline showing the routed model. Nothing leaves 127.0.0.1; the config,
+state and claude's HOME live in a temporary directory.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -22,6 +25,8 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
+from ccm_tui.claude_launch import launch_args, launch_env  # noqa: E402
+from ccm_tui.commands.tui import child_env  # noqa: E402
 from ccm_tui.config import load_config  # noqa: E402
 from ccm_tui.events import EventBus  # noqa: E402
 from ccm_tui.proxy.server import ProxyServer  # noqa: E402
@@ -133,9 +138,61 @@ async def session(out: Path, workdir: Path, fake: FakeAnthropic, url: str) -> No
         server.stop()
 
 
+STATUSLINE_CONFIG = """\
+[providers.deepseek]
+type = "anthropic"
+base_url = "{url}"
+api_key = "$DEMO_KEY"
+models = ["deepseek-chat", "deepseek-reasoner"]
+
+[router]
+default = "deepseek,deepseek-reasoner"
+"""
+
+
+async def statusline_session(out: Path, workdir: Path, claude: str, url: str) -> None:
+    """The real claude in the pane, launched as ``ccm-tui`` does, after its first answer."""
+    home, project = workdir / "home", workdir / "project"
+    home.mkdir()
+    project.mkdir()
+    (home / ".claude.json").write_text(json.dumps({
+        "hasCompletedOnboarding": True, "theme": "dark",
+        "projects": {str(project.resolve()): {"hasTrustDialogAccepted": True}}}))
+    os.environ.update(HOME=str(home), PYTHONPATH=str(REPO), CLAUDE_CODE_MAX_RETRIES="1")
+    config_path = workdir / "statusline.toml"
+    config_path.write_text(STATUSLINE_CONFIG.format(url=url))
+    config = load_config(config_path)
+    server = ProxyServer(config, EventBus(), host="127.0.0.1", port=0)
+    server.start_in_thread()
+    argv = [claude, *launch_args(config, [], project)]
+    app = CcmApp(server, argv, child_env({**server.child_env(), **launch_env(config)}, True),
+                 claude_cwd=str(project), exit_grace=0)
+    try:
+        async with app.run_test(size=(200, 40)) as pilot:
+            from ccm_tui.tui.claude_pane import ClaudePane
+
+            app.action_resize(20)
+            pane = app.screen.query_one(ClaudePane)
+
+            def shown() -> str:
+                return "\n".join(pane.emulator.display)
+
+            await wait_for(lambda: "❯" in shown(), pilot, 60)
+            await pilot.pause(1.0)
+            await pilot.press(*"which model answers me?", "enter")
+            await wait_for(lambda: "⇢ default → deepseek,deepseek-reasoner · $" in shown(), pilot, 60)
+            await pilot.pause(0.5)
+            app.save_screenshot("statusline.svg", str(out))
+            await pilot.press("f10")
+    finally:
+        server.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "screenshots"))
+    parser.add_argument("--claude", default=str(REPO / ".cache/claude-cli/node_modules/.bin/claude"),
+                        help="the real claude CLI for statusline.svg (skipped when missing)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -146,7 +203,16 @@ def main() -> int:
         fake.default = Reply(text=ANSWER, usage={"input_tokens": 18240, "output_tokens": 64})
         with run_asgi(fake.app) as url:
             asyncio.run(session(out, Path(tmp), fake, url))
-    for name in ("main", "inspector", "route_picker", "replay"):
+            names = ["main", "inspector", "route_picker", "replay"]
+            if os.access(args.claude, os.X_OK):
+                fake.default = Reply(text="deepseek-reasoner, routed by ccm-tui: the statusline below says so.",
+                                     usage={"input_tokens": 23180, "output_tokens": 42,
+                                            "cache_read_input_tokens": 19800})
+                asyncio.run(statusline_session(out, Path(tmp), args.claude, url))
+                names.append("statusline")
+            else:
+                print(f"no claude at {args.claude}: statusline.svg not made", file=sys.stderr)
+    for name in names:
         print(out / f"{name}.svg")
     return 0
 
