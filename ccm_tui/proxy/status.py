@@ -15,6 +15,7 @@ from typing import Any
 
 from quart import Quart, Response, request
 
+from ..claude_launch import default_target
 from ..config import Config, parse_target
 from ..events import FlowEvent
 from ..flow import Flow
@@ -89,14 +90,10 @@ def _window(config: Config, target: str | None) -> int | None:
         return None
 
 
-def default_target(config: Config) -> str | None:
-    """What a main conversation turn goes to now: the pin, else the default route."""
-    return config.pinned or config.router.routes.get("default")
-
-
 def status_body(config: Config, summaries: SessionSummaries, session_id: str) -> dict[str, Any]:
     summary = summaries.get(session_id) if session_id else None
-    target = default_target(config)
+    default = default_target(config)
+    target = f"{default[0]},{default[1]}" if default else None
     body: dict[str, Any] = {
         "session_id": session_id or None,
         "pinned": config.pinned,
