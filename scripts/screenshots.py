@@ -25,8 +25,8 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
+from ccm_tui.claude_env import claude_env  # noqa: E402
 from ccm_tui.claude_launch import launch_args, launch_env  # noqa: E402
-from ccm_tui.commands.tui import child_env  # noqa: E402
 from ccm_tui.config import load_config  # noqa: E402
 from ccm_tui.events import EventBus  # noqa: E402
 from ccm_tui.proxy.server import ProxyServer  # noqa: E402
@@ -165,7 +165,7 @@ async def statusline_session(out: Path, workdir: Path, claude: str, url: str) ->
     server = ProxyServer(config, EventBus(), host="127.0.0.1", port=0)
     server.start_in_thread()
     argv = [claude, *launch_args(config, [], project)]
-    app = CcmApp(server, argv, child_env({**server.child_env(), **launch_env(config)}, True),
+    app = CcmApp(server, argv, claude_env(config, {**server.child_env(), **launch_env(config)}, embedded=True),
                  claude_cwd=str(project), exit_grace=0)
     try:
         async with app.run_test(size=(200, 40)) as pilot:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from ccm_tui.claude_env import claude_env
 from ccm_tui.claude_launch import launch_args, launch_env
-from ccm_tui.commands.tui import child_env
 from ccm_tui.config import load_config
 from ccm_tui.events import EventBus
 from ccm_tui.proxy.server import ProxyServer
@@ -74,7 +74,7 @@ async def test_statusline_and_model_picker(claude: str, tmp_path: Path, monkeypa
         try:
             argv = [claude, *launch_args(config, [], project)]
             assert "--settings" in argv
-            app = CcmApp(server, argv, child_env({**server.child_env(), **launch_env(config)}, True),
+            app = CcmApp(server, argv, claude_env(config, {**server.child_env(), **launch_env(config)}, embedded=True),
                          claude_cwd=str(project), embed=True, exit_grace=0)
             async with app.run_test(size=(240, 50)) as pilot:
                 app.action_resize(30)  # a wide claude pane: the whole statusline fits
