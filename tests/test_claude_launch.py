@@ -112,3 +112,19 @@ def test_claude_section_is_validated_with_lines() -> None:
     problems = "\n".join(err.value.problems)
     assert re.search(r"c\.toml:\d+: claude\.colour: unknown key", problems), problems
     assert "claude.statusline" in problems and "fancy" in problems and "claude.model_discovery" in problems
+
+
+def test_restart_env_follows_the_routes_as_they_are_now() -> None:
+    from ccm_tui.claude_launch import relaunch_env
+
+    cfg = config(default="local,mystery-model")
+    env = {"PATH": "/bin", **launch_env(cfg, {})}
+    assert "CLAUDE_AUTOCOMPACT_PCT_OVERRIDE" in env
+    cfg.pinned = "local,unknown-thing"  # no window known: nothing told, nothing stale left
+    again = relaunch_env(env, cfg, {})
+    assert again["PATH"] == "/bin" and "CLAUDE_CODE_AUTO_COMPACT_WINDOW" not in again
+    assert "CLAUDE_AUTOCOMPACT_PCT_OVERRIDE" not in again
+    # A variable the user set in ccm-tui's own environment stays theirs.
+    mine = relaunch_env({**env, "CLAUDE_CODE_AUTO_COMPACT_WINDOW": "150000"}, cfg,
+                        {"CLAUDE_CODE_AUTO_COMPACT_WINDOW": "150000"})
+    assert mine["CLAUDE_CODE_AUTO_COMPACT_WINDOW"] == "150000"
