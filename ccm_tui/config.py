@@ -27,6 +27,8 @@ ROUTE_KEYS = {"websearch": "web_search"}
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
 DEFAULT_LONG_CONTEXT_THRESHOLD = 60_000
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # an upstream answer, decoded, streamed or not
+DEFAULT_FIRST_BYTE_TIMEOUT_S = 60.0
 _VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 
@@ -82,7 +84,8 @@ class ProviderConfig:
     max_tokens_cap: int | None = None
     timeout: float = 600.0  # read timeout: long generations are slow between bytes
     connect_timeout: float = 10.0
-    stall_timeout: float | None = None  # no byte for this long mid-stream → timeout_error
+    first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT_S  # a stream's headers and first event must come within this
+    stall_timeout: float | None = None  # no event for this long mid-stream → timeout_error
     limits: dict[str, ModelLimits] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # provider-specific extras
     api: str | None = None  # type = "openai": "chat" or "responses" (None: the preset's)
@@ -113,6 +116,7 @@ class ServerConfig:
     port: int = 0
     auth_token: Secret | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
 
 @dataclass(frozen=True, slots=True)

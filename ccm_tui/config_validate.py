@@ -6,7 +6,9 @@ import re
 from typing import Any
 
 from .config import (
+    DEFAULT_FIRST_BYTE_TIMEOUT_S,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES,
     EFFORTS,
     PROVIDER_TYPES,
     ROUTES,
@@ -37,7 +39,7 @@ DEFAULT_BASE_URLS = {
 }
 _PROVIDER_KEYS = {
     "type", "base_url", "api_key", "models", "headers", "preset", "max_tokens_cap", "timeout",
-    "connect_timeout", "stall_timeout", "limits", "options", "api",
+    "connect_timeout", "first_byte_timeout", "stall_timeout", "limits", "options", "api",
 }
 _ROUTER_KEYS = {*ROUTES, "long_context_threshold", "think_min_effort", "rules", "fallback", "fallbacks"}
 
@@ -156,6 +158,8 @@ class _Builder:
             port=self.number(data, ("server", "port"), int, 0, high=65535),
             auth_token=Secret(token) if token else None,
             max_body_bytes=self.number(data, ("server", "max_body_bytes"), int, DEFAULT_MAX_BODY_BYTES, 1024),
+            max_response_bytes=self.number(data, ("server", "max_response_bytes"), int, DEFAULT_MAX_RESPONSE_BYTES,
+                                           1024),
         )
 
     def provider(self, name: str, data: Any) -> ProviderConfig | None:
@@ -208,6 +212,8 @@ class _Builder:
             max_tokens_cap=self.number(data, (*base, "max_tokens_cap"), int, None, 1),
             timeout=self.number(data, (*base, "timeout"), float, 600.0, 0.001),
             connect_timeout=self.number(data, (*base, "connect_timeout"), float, 10.0, 0.001),
+            first_byte_timeout=self.number(data, (*base, "first_byte_timeout"), float,
+                                           DEFAULT_FIRST_BYTE_TIMEOUT_S, 0.001),
             stall_timeout=self.number(data, (*base, "stall_timeout"), float, None, 0.001),
             limits=self.limits(data.get("limits", {}), (*base, "limits")),
             options=dict(self.table(data, (*base, "options"))),

@@ -8,6 +8,7 @@ input split anywhere (mid-line, mid-UTF-8).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 # json.dumps with any option builds a new JSONEncoder per call; one shared encoder is ~25% faster
@@ -94,3 +95,33 @@ class SSEDecoder:
             self._data.append(value.decode("utf-8", "replace"))
         elif field == b"event":
             self._event = value.decode("utf-8", "replace")
+
+
+_FRAME_END = re.compile(rb"\n\r?\n")
+
+
+def split_frames(run: bytes) -> list[bytes]:
+    """A run of frames → each frame's own bytes, its blank line included (an unterminated tail last)."""
+    frames, start = [], 0
+    for end in _FRAME_END.finditer(run):
+        frames.append(run[start:end.end()])
+        start = end.end()
+    if start < len(run):
+        frames.append(run[start:])
+    return frames
+
+
+def parse_frame(raw: bytes) -> SSEFrame | None:
+    """One frame's bytes → the frame, or None for a frame with no data (a comment, a bare ``event:``)."""
+    event, data = None, []
+    for line in raw.splitlines():
+        if not line or line[:1] == b":":
+            continue
+        field, _, value = line.partition(b":")
+        if value[:1] == b" ":
+            value = value[1:]
+        if field == b"data":
+            data.append(value.decode("utf-8", "replace"))
+        elif field == b"event":
+            event = value.decode("utf-8", "replace")
+    return SSEFrame(event, "\n".join(data)) if data else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ccm_tui.sse import SSEDecoder, encode_event
+from ccm_tui.sse import SSEDecoder, SSEFrame, encode_event, parse_frame, split_frames
 
 STREAM = (
     b": keep-alive\r\n\r\n"
@@ -57,3 +57,11 @@ def test_a_line_that_never_ends_is_bounded() -> None:
             decoder.feed(b"x" * 1024)
     assert time.perf_counter() - started < 2.0, "linear, not a rescan of the whole tail per piece"
     assert SSEDecoder().feed(b"data: " + b"y" * 100_000 + b"\n\n")[0].data == "y" * 100_000
+
+
+def test_split_and_parse_frames_keep_each_frames_bytes() -> None:
+    run = b": hi\n\nevent: a\r\ndata: {\"x\":\r\ndata: 1}\r\n\r\nevent: ping\n\ndata: tail"
+    frames = split_frames(run)
+    assert frames == [b": hi\n\n", b"event: a\r\ndata: {\"x\":\r\ndata: 1}\r\n\r\n", b"event: ping\n\n", b"data: tail"]
+    assert b"".join(frames) == run
+    assert [parse_frame(f) for f in frames] == [None, SSEFrame("a", '{"x":\n1}'), None, SSEFrame(None, "tail")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..config import ProviderConfig
+from ..config import DEFAULT_MAX_RESPONSE_BYTES, ProviderConfig
 from .base import Provider, UpstreamResponse
 
 __all__ = ["Provider", "UpstreamResponse", "build_provider", "PROVIDER_CLASSES"]
@@ -17,7 +17,7 @@ PROVIDER_CLASSES = {
 }
 
 
-def build_provider(config: ProviderConfig) -> Provider:
+def build_provider(config: ProviderConfig, *, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> Provider:
     module_name, _, class_name = PROVIDER_CLASSES[config.type].partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(config)
+    return cls(config, max_response_bytes=max_response_bytes)

@@ -12,15 +12,16 @@ from typing import Any
 
 import httpx
 
-from ..errors import AuthenticationFailed, UpstreamUnavailable, error_for_type
+from ..errors import AuthenticationFailed, ProxyError, UpstreamUnavailable, error_for_type
 from ..flow import MAX_KEPT_EVENTS, Flow
-from ..sse import MAX_FRAME_BYTES, FrameTooLarge, SSEDecoder, encode_event
+from ..sse import SSEFrame, encode_event, parse_frame, split_frames
 from .base import Provider, UpstreamResponse, record_event
 
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta", "x-claude-code-session-id", "x-app", "user-agent")
 _ALWAYS_PARSED = frozenset({"message_start", "message_delta", "message_stop", "error"})
 #: Signatures ccm-tui's translators put on thinking blocks they made; Anthropic rejects them.
 FOREIGN_SIGNATURE_PREFIXES = ("ccm:", "gemini:", "openai:")
+KEEPALIVE_BYTES = 64 * 1024  # comments and pings held for the next event; beyond this they are dropped
 
 
 def drop_foreign_thinking(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
@@ -79,7 +80,6 @@ class AnthropicProvider(Provider):
                 elif value is not None:
                     headers[name] = value
         headers.setdefault("anthropic-version", "2023-06-01")
-        headers["accept-encoding"] = "identity"  # relay bytes as they come, no re-compression
         headers.update({k: v.reveal() for k, v in self.config.headers.items()})
         headers.update(self.auth_headers())
         return headers
@@ -90,76 +90,83 @@ class AnthropicProvider(Provider):
             flow.note(f"dropped {dropped} thinking block(s) not signed by Anthropic (made on another route)")
         url = self.config.base_url + self.path + ("?beta=true" if "beta=true" in flow.path else "")
         stream = body.get("stream") is True
-        response = await self.send(flow, url, body, self.upstream_headers(headers, flow), stream=stream)
-        passed = {k: v for k, v in response.headers.items() if k.lower() in ("request-id", "anthropic-organization-id")}
+        response = await self.send(flow, url, body, self.upstream_headers(headers, flow))
+        passed = {k: self.redactor.text(v) for k, v in response.headers.items()
+                  if k.lower() in ("request-id", "anthropic-organization-id")}
         if not stream:
-            data = await self.read_json(response)
+            data = self._message(await self.read_json(response))
             if flow.requested_model and "model" in data:
                 data["model"] = flow.requested_model
             return UpstreamResponse(status=response.status_code, headers=passed, body=data)
         rewrite = flow.requested_model not in (None, body.get("model"))
         return UpstreamResponse(status=200, headers=passed, stream=self._relay(flow, response, rewrite))
 
+    def _message(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A Messages answer, or the typed error: an error object as a 200, or no message at all."""
+        if data.get("type") == "error":
+            err = data.get("error") if isinstance(data.get("error"), dict) else {}
+            message = self.redactor.text(str(err.get("message") or "error"))
+            raise error_for_type(str(err.get("type")), f"{self.name}: {message}")
+        if not isinstance(data.get("content"), list):
+            keys = ", ".join(sorted(map(str, data))[:8]) or "none"
+            raise UpstreamUnavailable(f"provider {self.name!r} answered 200 without a message (keys: {keys})")
+        return data
+
     async def _relay(self, flow: Flow, response: httpx.Response, rewrite: bool) -> AsyncIterator[bytes]:
-        decoder = SSEDecoder()
-        head = b""  # bytes held until message_start is rewritten (model name seen by the client)
+        """Relay whole frames as they come; each chunk handed on carries at least one event.
+
+        Comments and pings wait for the next event (bounded), so the stall clock counts events, not
+        bytes. A frame that is not JSON becomes a typed error; so does an ``error`` event before
+        anything was relayed (a fallback can still answer).
+        """
+        held = b""  # keepalive frames waiting for the next event
         finished = sent = False
-        partial = b""  # an unfinished frame: never relayed on its own, so an error event cannot glue onto it
         async with self.relaying(response):
-            async for raw in response.aiter_raw():
-                partial += raw
-                cut = _frames_end(partial)
-                if not cut:
-                    if len(partial) > MAX_FRAME_BYTES:
-                        raise FrameTooLarge(f"no frame end in {len(partial)} bytes")
-                    continue
-                chunk, partial = self.scrub(partial[:cut]), partial[cut:]  # whole frames: a key cannot straddle
-                for frame in decoder.feed(chunk):
-                    if frame.event in _ALWAYS_PARSED or len(flow.events) < MAX_KEPT_EVENTS:
-                        try:
-                            data = json.loads(frame.data)
-                        except ValueError:
+            async for run in self.frames(response):
+                out: list[bytes] = []
+                try:
+                    for raw in split_frames(run):
+                        if not raw.endswith((b"\n\n", b"\n\r\n")):
+                            continue  # a cut last frame: nothing for the client (the end check reports it)
+                        frame = parse_frame(raw)
+                        if frame is None or frame.event in (None, "ping"):  # comments, pings, nameless data
+                            if len(held) + len(raw) <= KEEPALIVE_BYTES:
+                                held += raw
                             continue
-                        if not isinstance(data, dict):
-                            continue
-                        record_event(flow, frame.event or "", data)
-                        if frame.event == "error" and not sent:  # nothing relayed yet: a fallback can still answer
+                        data = self._event_data(frame)
+                        # an error before anything was relayed is this attempt's, not the flow's: a fallback may answer
+                        if frame.event == "error" and not sent:
                             err = data.get("error") if isinstance(data.get("error"), dict) else {}
                             message = self.redactor.text(str(err.get("message") or "error before the stream began"))
                             raise error_for_type(str(err.get("type")), f"{self.name}: {message}")
+                        if frame.event in _ALWAYS_PARSED or len(flow.events) < MAX_KEPT_EVENTS:
+                            record_event(flow, frame.event, data)
+                        else:
+                            flow.events_dropped += 1
                         if frame.event == "message_start" and rewrite:
                             rewrite = False
                             if isinstance(data.get("message"), dict):
                                 data["message"]["model"] = flow.requested_model
-                            head = _replace_first_frame(head + chunk, encode_event("message_start", data))
-                            chunk = b""
+                            raw = encode_event("message_start", data)
                         finished = finished or frame.event in ("message_stop", "error")
-                    else:
-                        flow.events_dropped += 1
-                if rewrite:
-                    head += chunk
-                    continue
-                if head:
-                    chunk, head = head + chunk, b""
-                if chunk:
+                        out.append(held + raw)
+                        held = b""
+                except ProxyError:
+                    if sent and out:  # what came before the bad frame still reaches the client
+                        yield b"".join(out)
+                    raise
+                if out:
                     sent = True
-                    yield chunk
+                    yield b"".join(out)
         if not finished:
             raise UpstreamUnavailable(f"provider {self.name!r} ended the stream before message_stop")
-        if head + partial.strip():
-            yield head + self.scrub(partial)
 
-
-def _frames_end(buffer: bytes) -> int:
-    """Length of the leading run of complete SSE frames in ``buffer`` (0 if none is complete)."""
-    lf, crlf = buffer.rfind(b"\n\n"), buffer.rfind(b"\r\n\r\n")
-    return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
-
-
-def _replace_first_frame(buffer: bytes, replacement: bytes) -> bytes:
-    """Swap the first SSE frame in ``buffer`` (up to its blank line) for ``replacement``."""
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        end = buffer.find(sep)
-        if end >= 0:
-            return replacement + buffer[end + len(sep):]
-    return replacement
+    def _event_data(self, frame: SSEFrame) -> dict[str, Any]:
+        try:
+            data = json.loads(frame.data)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise UpstreamUnavailable(f"provider {self.name!r} sent a malformed {frame.event} event: "
+                                      f"{frame.data[:120]!r}")
+        return data

@@ -17,12 +17,13 @@ from typing import Any, Protocol
 
 import httpx
 
-from ..config import ProviderConfig
+from ..config import DEFAULT_MAX_RESPONSE_BYTES, ProviderConfig
 from ..errors import ProxyError, UpstreamTimeout, UpstreamUnavailable, error_for_status
 from ..flow import Flow
 from ..secrets import Redactor, redact_url
-from ..sse import FrameTooLarge, SSEDecoder, SSEFrame, encode_event
+from ..sse import MAX_FRAME_BYTES, FrameTooLarge, SSEDecoder, SSEFrame, encode_event
 from .blocks import Event
+from .body import UnusableBody, body_pieces, frames_end, parse_json_object, read_body, read_error_body
 from .pool import UpstreamPool
 from .toolcheck import ToolCheck
 
@@ -76,11 +77,14 @@ def transport_error(exc: Exception, provider: str) -> ProxyError:
 class Provider:
     """Base class: holds the config and the provider's own connections upstream."""
 
-    def __init__(self, config: ProviderConfig) -> None:
+    def __init__(self, config: ProviderConfig, *, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self.config = config
         self.name = config.name
+        self.max_response_bytes = max_response_bytes
         self.redactor = Redactor([config.api_key, *config.headers.values()])  # for what upstreams echo back
-        self._secret_bytes = [value.encode() for value in self.redactor.values]
+        # as sent and as a JSON string would carry it (a key with a quote or backslash in it)
+        self._secret_bytes = list(dict.fromkeys(
+            form for value in self.redactor.values for form in (value.encode(), json.dumps(value)[1:-1].encode())))
         self.upstream = UpstreamPool(httpx.Timeout(config.timeout, connect=config.connect_timeout))
 
     async def messages(self, flow: Flow, body: dict[str, Any], headers: Mapping[str, str]) -> UpstreamResponse:
@@ -108,46 +112,62 @@ class Provider:
         return error_for_status(status, f"{self.name}: {message}", headers)
 
     async def send(
-        self, flow: Flow, url: str, payload: dict[str, Any], headers: Mapping[str, str | bytes], *, stream: bool
+        self, flow: Flow, url: str, payload: dict[str, Any], headers: Mapping[str, str | bytes]
     ) -> httpx.Response:
-        """POST and return the response with its body unread; non-2xx raises the typed error."""
+        """POST and return the response with its body unread (read it with :meth:`read_json` or
+        :meth:`frames`, both bounded); a redirect or non-2xx raises the typed error."""
         flow.upstream_url = redact_url(url, keep=SAFE_QUERY_PARAMS)  # a base_url may carry user:password@
         flow.upstream_body = payload
-        request = self.upstream.build_request("POST", url, json=payload, headers=dict(headers))
+        # bytes are relayed or parsed as they come: no compression asked for (body.py bounds it if sent anyway)
+        request = self.upstream.build_request("POST", url, json=payload,
+                                              headers={**headers, "accept-encoding": "identity"})
         try:
             response = await self.upstream.send(request)
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.name) from None
         flow.upstream_status = response.status_code
         flow.upstream_headers = self.redactor.headers(response.headers)
+        if 300 <= response.status_code < 400:
+            await response.aclose()
+            where = self.redactor.text(redact_url(response.headers.get("location", "")[:500]))
+            raise UpstreamUnavailable(f"provider {self.name!r} answered HTTP {response.status_code} (redirect to "
+                                      f"{where or 'nowhere'!r}), not followed: check base_url")
         if response.status_code >= 400:
-            try:
-                raw = await response.aread()
-            except httpx.HTTPError:
-                raw = b""
-            finally:
-                await response.aclose()
+            raw = await read_error_body(response)
             err = self.parse_error(response.status_code, raw, response.headers)
             err.message = self.redactor.text(err.message)  # some upstreams quote the bad key back
             raise err
-        if not stream:
-            try:
-                await response.aread()
-            except httpx.HTTPError as exc:
-                raise transport_error(exc, self.name) from None
-            finally:
-                await response.aclose()
         return response
 
     async def read_json(self, response: httpx.Response) -> dict[str, Any]:
+        """The whole answer as a JSON object: bounded, keys scrubbed, typed errors naming the provider."""
         try:
-            data = json.loads(response.content)
-        except ValueError:
-            snippet = response.content[:200].decode("utf-8", "replace")
-            raise UpstreamUnavailable(f"{self.name}: upstream answered with non-JSON: {snippet!r}") from None
-        if not isinstance(data, dict):
-            raise UpstreamUnavailable(f"{self.name}: upstream answered with a JSON {type(data).__name__}")
-        return data
+            raw = await read_body(response, self.max_response_bytes)
+            return parse_json_object(self.scrub(raw))
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.name) from None
+        except UnusableBody as exc:
+            raise UpstreamUnavailable(f"provider {self.name!r} {exc}") from None
+
+    async def frames(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        """The body as runs of whole SSE frames, keys scrubbed, bounded; an unterminated tail comes last.
+
+        Whole frames only: a key cannot straddle two runs, an error event cannot glue onto half a frame.
+        """
+        partial = bytearray()
+        async for piece in body_pieces(response, self.max_response_bytes):
+            searched = max(len(partial) - 2, 0)
+            partial += piece
+            cut = frames_end(partial, searched)
+            if not cut:
+                if len(partial) > MAX_FRAME_BYTES:
+                    raise FrameTooLarge(f"no frame end in {len(partial)} bytes")
+                continue
+            run = self.scrub(bytes(partial[:cut]))
+            del partial[:cut]
+            yield run
+        if partial.strip():
+            yield self.scrub(bytes(partial))
 
     async def translate_stream(
         self, flow: Flow, response: httpx.Response, translator: StreamTranslator, *, check: ToolCheck | None = None
@@ -164,7 +184,7 @@ class Provider:
         held_bytes = 0
         holding = check is not None and check.retry_allowed and check.active
         deadline = asyncio.get_running_loop().time() + HOLD_S if holding else None
-        async with self.relaying(response), contextlib.aclosing(_reads(response.aiter_bytes(), deadline)) as reads:
+        async with self.relaying(response), contextlib.aclosing(_reads(self.frames(response), deadline)) as reads:
             async for raw in reads:
                 out: list[Event] = []
                 if raw is None and holding and check is not None:  # held long enough: let it go
@@ -198,6 +218,8 @@ class Provider:
             raise transport_error(exc, self.name) from None
         except FrameTooLarge as exc:
             raise UpstreamUnavailable(f"provider {self.name!r} sent a malformed event stream: {exc}") from None
+        except UnusableBody as exc:
+            raise UpstreamUnavailable(f"provider {self.name!r} {exc}") from None
         finally:
             await response.aclose()
 

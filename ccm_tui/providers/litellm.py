@@ -26,7 +26,7 @@ class LiteLLMProvider(AnthropicProvider):
         payload = {k: v for k, v in body.items() if k not in ("stream", "max_tokens")}
         why = "no usable input_tokens in its answer"
         try:
-            response = await self.send(flow, url, payload, self.upstream_headers(headers, flow), stream=False)
+            response = await self.send(flow, url, payload, self.upstream_headers(headers, flow))
             count = (await self.read_json(response)).get("input_tokens")
         except Exception as exc:  # noqa: BLE001 - counting must answer; the local count is a fine estimate
             count, why = None, self.redactor.text(f"{type(exc).__name__}: {exc}")

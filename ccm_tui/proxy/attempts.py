@@ -4,8 +4,13 @@ Nothing has reached the client while we are here: a stream's first chunk is fetc
 response starts, so a stream that fails at once can still fall back. After that, no retry.
 An answer with an invalid tool call (providers/toolcheck.py) is retried once: on the next target
 of the chain, or on the same one when it is the last.
-The stream handed back is guarded: upstream silence longer than the provider's stall timeout
-becomes a ``timeout_error``, and during shorter silences the client gets ``ping`` keepalives.
+A stream's headers and first event must come within the provider's ``first_byte_timeout``; once it
+runs, upstream silence (no event) longer than its ``stall_timeout`` becomes a ``timeout_error``, and
+during shorter silences the client gets ``ping`` keepalives.
+
+The same target is tried again only for a client that does not retry by itself: Anthropic SDK clients
+(Claude Code among them) retry 429/5xx and say so with ``x-stainless-retry-count``; retrying for them
+too would multiply every upstream call. Fallback targets are always tried.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from ..config import parse_target
+from ..config import DEFAULT_FIRST_BYTE_TIMEOUT_S, parse_target
 from ..errors import InvalidRequest, ProxyError, UpstreamTimeout, is_retryable
 from ..flow import Attempt, Flow
 from ..limits import clamp_max_tokens, limits_for, replace_images
@@ -26,10 +31,10 @@ from ..sse import encode_event
 from .state import ProxyState
 
 SAFEGUARD_PROVIDER_TYPES = ("anthropic",)  # Anthropic's own API runs the safeguard classifier
-RETRIES_PER_TARGET = 1  # one more try on the same target before moving down the list
+RETRIES_PER_TARGET = 1  # one more try on the same target (for clients that do not retry) before the next
 BACKOFF_S = 0.5
 MAX_RETRY_AFTER_S = 10.0  # a longer retry-after moves on to the next target instead of waiting
-DEFAULT_STALL_TIMEOUT_S = 300.0  # no upstream byte for this long → timeout_error (provider stall_timeout)
+DEFAULT_STALL_TIMEOUT_S = 300.0  # no upstream event for this long → timeout_error (provider stall_timeout)
 PING_INTERVAL_S = 10.0  # keepalive cadence during upstream silence, under common 30-60 s idle timeouts
 PING = encode_event("ping", {"type": "ping"})
 
@@ -63,6 +68,16 @@ def stall_timeout(state: ProxyState, provider: str) -> float:
     return (config.stall_timeout if config and config.stall_timeout else None) or DEFAULT_STALL_TIMEOUT_S
 
 
+def first_byte_timeout(state: ProxyState, provider: str) -> float:
+    config = state.config.providers.get(provider)
+    return config.first_byte_timeout if config else DEFAULT_FIRST_BYTE_TIMEOUT_S
+
+
+def client_retries(headers: Mapping[str, str]) -> bool:
+    """Whether the client retries 429/5xx itself (the Anthropic SDKs send this header on every try)."""
+    return headers.get("x-stainless-retry-count") is not None
+
+
 async def _anext(iterator: AsyncIterator[bytes]) -> bytes:
     return await iterator.__anext__()
 
@@ -81,17 +96,16 @@ async def _settle(task: asyncio.Task[bytes] | None, iterator: AsyncIterator[byte
 
 
 def _stalled(provider: str, seconds: float) -> UpstreamTimeout:
-    return UpstreamTimeout(f"provider {provider!r} stalled: no data for {seconds:g} s (stall_timeout)")
+    return UpstreamTimeout(f"provider {provider!r} stalled: no event for {seconds:g} s (stall_timeout)")
 
 
 async def guard_stream(stream: AsyncIterator[bytes], provider: str, stall_s: float) -> AsyncIterator[bytes]:
-    """Pull the first chunk now (errors and stalls surface here), then hand back a guarded iterator."""
+    """Pull the first chunk now (errors surface here; the caller bounds the wait), then hand back a
+    guarded iterator. Each chunk a provider hands on carries an event, so the stall clock counts events."""
     iterator = stream.__aiter__()
     task: asyncio.Task[bytes] | None = asyncio.ensure_future(_anext(iterator))
     try:
-        done, _ = await asyncio.wait({task}, timeout=stall_s)
-        if not done:
-            raise _stalled(provider, stall_s)
+        await asyncio.wait({task})
         first: bytes | None = task.result()
         task = None
     except StopAsyncIteration:
@@ -157,26 +171,43 @@ def fit_to_model(state: ProxyState, flow: Flow, body: dict[str, Any], provider: 
     return {**body, "model": model}
 
 
+async def _answer(state: ProxyState, flow: Flow, name: str, body: dict[str, Any],
+                  headers: Mapping[str, str]) -> UpstreamResponse:
+    """One attempt; a stream's headers and first event must come within ``first_byte_timeout``.
+
+    A non-streamed answer comes whole, as long as it takes to write: only ``timeout`` bounds it.
+    """
+    provider = state.provider(name)
+    if body.get("stream") is not True:
+        return await provider.messages(flow, body, headers)
+    limit = first_byte_timeout(state, name)
+    try:
+        async with asyncio.timeout(limit):
+            upstream = await provider.messages(flow, body, headers)
+            if upstream.stream is not None:
+                upstream.stream = await guard_stream(upstream.stream, name, stall_timeout(state, name))
+    except TimeoutError:
+        raise UpstreamTimeout(f"provider {name!r} sent no event within {limit:g} s (first_byte_timeout)") from None
+    return upstream
+
+
 async def call_with_fallbacks(
     state: ProxyState, flow: Flow, body: dict[str, Any], headers: Mapping[str, str]
 ) -> UpstreamResponse:
     last: ProxyError | None = None
     chain = targets_for(state, flow)
+    retries = 0 if client_retries(headers) else RETRIES_PER_TARGET
     for position, target in enumerate(chain):
         provider_name, model = parse_target(target)
         outgoing = fit_to_model(state, flow, body, provider_name, model)
-        tries, attempt_no = RETRIES_PER_TARGET + 1, -1
+        tries, attempt_no = retries + 1, -1
         while attempt_no + 1 < tries:
             attempt_no += 1
             attempt = Attempt(provider=provider_name, model=model, started=time.time())
             flow.attempts.append(attempt)
             t0 = time.perf_counter()
             try:
-                provider = state.provider(provider_name)
-                upstream = await provider.messages(flow, outgoing, headers)
-                if upstream.stream is not None:
-                    upstream.stream = await guard_stream(upstream.stream, provider_name,
-                                                         stall_timeout(state, provider_name))
+                upstream = await _answer(state, flow, provider_name, outgoing, headers)
             except ProxyError as err:
                 attempt.status, attempt.error = err.status, state.redactor.text(err.message)
                 attempt.duration_ms = (time.perf_counter() - t0) * 1000
@@ -191,7 +222,7 @@ async def call_with_fallbacks(
                     continue
                 if not is_retryable(err):
                     raise
-                if attempt_no < RETRIES_PER_TARGET:
+                if attempt_no < retries:
                     delay = _delay(err, attempt_no)
                     if delay is None:
                         flow.note(f"{target}: retry-after {err.headers.get('retry-after')} s is too long; "

@@ -153,7 +153,11 @@ async def _relay(state: ProxyState, flow: Flow, stream: AsyncIterator[bytes]) ->
         yield encode_event("error", {"type": "error", "error": {"type": err.error_type, "message": message}})
         return
     except BaseException as exc:  # client gone (cancelled): record it, never leave the flow open
-        _fail(state, flow, _unexpected(exc))
+        if flow.error is not None:  # the upstream's relayed `event: error` is what went wrong
+            flow.note("client disconnected after the upstream's error")
+            _fail(state, flow, error_for_type(flow.error_type or "", flow.error))
+        else:
+            _fail(state, flow, _unexpected(exc))
         raise
     finally:
         aclose = getattr(stream, "aclose", None)

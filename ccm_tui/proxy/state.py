@@ -44,7 +44,8 @@ class ProxyState:
             config = self.config.providers.get(name)
             if config is None:
                 raise NotFound(f"no provider named {name!r} in the config")
-            provider = self._providers[name] = build_provider(config)
+            provider = self._providers[name] = build_provider(
+                config, max_response_bytes=self.config.server.max_response_bytes)
         return provider
 
     def publish(self, event: FlowEvent, flow: Flow) -> None:

@@ -155,11 +155,11 @@ def hostile() -> Iterator[Hostile]:
 
 
 def two_provider_config(base_url: str, *, main: str = "", spare: str = "", router: str = "",
-                        top: str = "", key: str = CANARY_KEY) -> Config:
-    """``main`` (default route) and ``spare`` (fallback), both anthropic-type at ``base_url``."""
+                        top: str = "", key: str = CANARY_KEY, kind: str = "anthropic") -> Config:
+    """``main`` (default route, of type ``kind``) and ``spare`` (fallback, anthropic), both at ``base_url``."""
     text = f"""{top}
 [providers.main]
-type = "anthropic"
+type = "{kind}"
 base_url = "{base_url}"
 api_key = "$KEY"
 models = ["m-main"]
@@ -181,7 +181,8 @@ default = "main,m-main"
 
 @pytest.fixture
 def start_hostile_proxy(hostile: Hostile, start_proxy, flows) -> Callable[..., ProxyServer]:  # type: ignore[no-untyped-def]
-    """Start a proxy in front of ``hostile``; its finished/failed flows land in the ``flows`` fixture."""
+    """Start a proxy in front of ``hostile``; its finished/failed flows land in the ``flows`` fixture.
+    Keyword arguments go to :func:`two_provider_config`."""
 
     def start(keep_flows: bool = True, **kwargs: str) -> ProxyServer:
         bus = EventBus()

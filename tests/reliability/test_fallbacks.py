@@ -21,7 +21,7 @@ def attempts(flow) -> list[tuple[str, int | None]]:  # type: ignore[no-untyped-d
     return [(f"{a.provider},{a.model}", a.status) for a in flow.attempts]
 
 
-@pytest.mark.parametrize("status", [429, 500, 502, 503, 529])
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 529])
 def test_retryable_status_retries_then_falls_back(hostile, start_hostile_proxy, flows, status) -> None:
     server = start_hostile_proxy(router=FALLBACK)
     hostile.script = [error(status, headers={"retry-after": "0"}), error(status, headers={"retry-after": "0"}),
@@ -31,7 +31,7 @@ def test_retryable_status_retries_then_falls_back(hostile, start_hostile_proxy, 
     assert response.json()["content"][0]["text"] == "from spare"
     assert hostile.models == ["m-main", "m-main", "m-spare"]
     flow = flows[-1]
-    expected = {429: 429, 500: 500, 502: 500, 503: 529, 529: 529}[status]
+    expected = {408: 504, 429: 429, 500: 500, 502: 500, 503: 529, 529: 529}[status]
     assert attempts(flow) == [("main,m-main", expected), ("main,m-main", expected), ("spare,m-spare", 200)]
     assert flow.attempts[0].error and flow.target == "spare,m-spare"
     assert any("answered by spare,m-spare after 2 failed" in n for n in flow.notes)
@@ -84,13 +84,14 @@ def test_last_error_reaches_client_with_retry_after(hostile, start_hostile_proxy
     assert len(flows[-1].attempts) == 4 and flows[-1].state == "failed"
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 413])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 413, 422])
 def test_non_retryable_errors_are_not_retried(hostile, start_hostile_proxy, flows, status) -> None:
     server = start_hostile_proxy(router=FALLBACK)
     hostile.default = error(status, "invalid_request_error", "no")
-    assert post(server).status_code == status
-    assert hostile.models == ["m-main"]
-    assert attempts(flows[-1]) == [("main,m-main", status)]
+    shown = {409: 400, 422: 400}.get(status, status)  # the Anthropic statuses they map to
+    assert post(server).status_code == shown
+    assert hostile.models == ["m-main"], "a 4xx other than 408/429: neither retried nor sent to a fallback"
+    assert attempts(flows[-1]) == [("main,m-main", shown)]
 
 
 def test_route_fallbacks_override_the_global_list(hostile, start_hostile_proxy, flows) -> None:
@@ -109,11 +110,18 @@ def test_route_fallbacks_override_the_global_list(hostile, start_hostile_proxy, 
 def test_stream_failing_before_first_byte_falls_back(hostile, start_hostile_proxy, flows) -> None:
     server = start_hostile_proxy(router=FALLBACK)
     overloaded = sse("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
-    hostile.script = [stream([overloaded]), stream([]), stream(stream_events("from spare"))]
+    hostile.script = [stream([overloaded]), stream(stream_events("from spare"))]
     client = anthropic.Anthropic(base_url=server.base_url, api_key=server.token.reveal(), max_retries=0)
     with client.messages.stream(**BODY) as s:
         assert "".join(s.text_stream) == "from spare"
-    assert hostile.models == ["m-main", "m-main", "m-spare"]
+    assert hostile.models == ["m-main", "m-spare"], "an SDK client retries by itself: no retry of the same target"
+    assert attempts(flows[-1]) == [("main,m-main", 529), ("spare,m-spare", 200)]
+    assert (flows[-1].state, flows[-1].error) == ("done", None), "the failed attempt's error is not the flow's"
+    hostile.script = [stream([overloaded]), stream([]), stream(stream_events("from spare"))]
+    with httpx.stream("POST", server.base_url + "/v1/messages", json={**BODY, "stream": True},
+                      headers=auth(server), timeout=30) as response:
+        assert response.status_code == 200 and b"event: message_stop" in response.read()
+    assert hostile.models[2:] == ["m-main", "m-main", "m-spare"], "a plain client: one retry, then the fallback"
     assert attempts(flows[-1]) == [("main,m-main", 529), ("main,m-main", 502), ("spare,m-spare", 200)]
 
 

@@ -8,11 +8,12 @@ per-model guess), ``max_thinking_budget``, ``schema_mode = "json_schema"`` (send
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from ...errors import InvalidRequest, ProxyError
+from ...errors import InvalidRequest, ProxyError, UpstreamUnavailable
 from ...flow import Flow
 from ...limits import provider_limits
 from ..base import Provider, UpstreamResponse
@@ -61,15 +62,17 @@ class GeminiProvider(Provider):
             flow.note(note)
         stream = body.get("stream") is True
         check = ToolCheck.for_flow(flow, body, self.name, model)
-        response = await self.send(flow, self.url(model, stream=stream), request.payload,
-                                   self.upstream_headers(), stream=stream)
+        response = await self.send(flow, self.url(model, stream=stream), request.payload, self.upstream_headers())
         if stream:
             translator = GeminiStreamTranslator(shown_model, request.names, grounding=request.grounding,
                                                 input_tokens=flow.estimated_input_tokens or 0, check=check)
             return UpstreamResponse(stream=self.translate_stream(flow, response, translator, check=check))
         data = await self.read_json(response)
         if "error" in data and "candidates" not in data:
-            raise self.parse_error(response.status_code, response.content, response.headers)
+            raise self.parse_error(response.status_code, json.dumps(data).encode(), response.headers)
+        blocked = bool((data.get("promptFeedback") or {}).get("blockReason"))
+        if not data.get("candidates") and not blocked:  # a blocked prompt is an answer; `{}` is not
+            raise UpstreamUnavailable(f"provider {self.name!r} answered 200 without candidates")
         message = translate_response(data, shown_model, request.names, grounding=request.grounding)
         check.check_message(message)
         return UpstreamResponse(body=message)

@@ -3,11 +3,12 @@ Responses API with ``api = "responses"`` (responses.py)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ...config import ProviderConfig
-from ...errors import ProxyError
+from ...errors import ProxyError, UpstreamUnavailable
 from ...flow import Flow
 from ...limits import provider_limits
 from ...sse import encode_event
@@ -25,8 +26,8 @@ __all__ = ["OpenAIProvider", "PRESETS", "Preset", "get_preset"]
 
 
 class OpenAIProvider(Provider):
-    def __init__(self, config: ProviderConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: ProviderConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
         self.preset = get_preset(config.preset, config.options)
         base = (config.base_url or self.preset.base_url).rstrip("/")
         self.url = base if base.endswith("/chat/completions") else base + "/chat/completions"
@@ -59,7 +60,7 @@ class OpenAIProvider(Provider):
         )
         stream = bool(body.get("stream"))
         check = ToolCheck.for_flow(flow, body, self.name, model)
-        response = await self.send(flow, self.url, translated.payload, self.upstream_headers(), stream=stream)
+        response = await self.send(flow, self.url, translated.payload, self.upstream_headers())
         is_sse = "text/event-stream" in response.headers.get("content-type", "")
         if stream and is_sse:
             estimate = flow.estimated_input_tokens or (flow.decision.estimated_tokens if flow.decision else None)
@@ -70,15 +71,16 @@ class OpenAIProvider(Provider):
             )
             return UpstreamResponse(stream=self.translate_stream(flow, response, translator, check=check))
         if stream:
-            await response.aread()
-            await response.aclose()
             flow.note("upstream ignored stream: true; its JSON answer is replayed as a stream")
         data = await self.read_json(response)
-        if data.get("error") and not data.get("choices"):
+        choices = data.get("choices")
+        if data.get("error") and not choices:
             err = data["error"]
             code = err.get("code") if isinstance(err, dict) else None
             status = code if isinstance(code, int) and 400 <= code < 600 else 502
-            raise self.parse_error(status, response.content, response.headers)
+            raise self.parse_error(status, json.dumps(data).encode(), response.headers)
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise UpstreamUnavailable(f"provider {self.name!r} answered 200 without choices")
         message = translate_response(
             data, model=requested, names=translated.names, stop_sequences=translated.stop_sequences,
             think_tags=self.preset.think_tags,

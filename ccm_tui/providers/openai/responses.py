@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ...errors import UpstreamUnavailable
 from ...flow import Flow
 from ...limits import provider_limits
 from ..base import UpstreamResponse
@@ -39,8 +40,7 @@ async def responses_messages(
                                              note=flow.note)
     stream = bool(body.get("stream"))
     check = ToolCheck.for_flow(flow, body, provider.name, model)
-    response = await provider.send(flow, provider.responses_url, translated.payload, provider.upstream_headers(),
-                                   stream=stream)
+    response = await provider.send(flow, provider.responses_url, translated.payload, provider.upstream_headers())
     query = translated.search_query
     if stream and "text/event-stream" in response.headers.get("content-type", ""):
         estimate = flow.estimated_input_tokens or (flow.decision.estimated_tokens if flow.decision else None)
@@ -50,12 +50,12 @@ async def responses_messages(
         )
         return UpstreamResponse(stream=provider.translate_stream(flow, response, translator, check=check))
     if stream:
-        await response.aread()
-        await response.aclose()
         flow.note("upstream ignored stream: true; its JSON answer is replayed as a stream")
     data = await provider.read_json(response)
     if data.get("status") == "failed" or (data.get("error") and not data.get("output")):
         raise responses_error(data.get("error"), provider.name)
+    if not isinstance(data.get("output"), list):
+        raise UpstreamUnavailable(f"provider {provider.name!r} answered 200 without output")
     message, cited, ran = translate_responses_response(data, model=requested, names=translated.names)
     if query is not None:
         search_message(message, cited, ran or query)
