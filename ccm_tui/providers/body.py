@@ -76,10 +76,10 @@ def content_encoding(response: httpx.Response) -> str | None:
     raise UnusableBody(f"answered with Content-Encoding {value[:40]!r}, which was not asked for")
 
 
-async def body_pieces(response: httpx.Response, limit: int, *, what: str = "max_response_bytes") -> AsyncIterator[bytes]:
+async def body_pieces(response: httpx.Response, limit: int) -> AsyncIterator[bytes]:
     """The decoded body in pieces of at most :data:`PIECE_BYTES`, the loop yielded every such amount.
 
-    Past ``limit`` decoded bytes it raises :class:`UnusableBody` naming ``what`` (the config key).
+    Past ``limit`` decoded bytes it raises :class:`UnusableBody` (naming the config key that sets it).
     Reads with ``aiter_raw``: httpx's own decoders expand a chunk whole.
     """
     encoding = content_encoding(response)
@@ -90,7 +90,7 @@ async def body_pieces(response: httpx.Response, limit: int, *, what: str = "max_
             for piece in split(raw):
                 total += len(piece)
                 if total > limit:
-                    raise UnusableBody(f"answered with more than {limit} bytes ({what})")
+                    raise UnusableBody(f"answered with more than {limit} bytes (max_response_bytes)")
                 yield piece
                 unyielded += len(piece)
                 if unyielded >= PIECE_BYTES:  # reading buffered data need not yield: the loop gets a turn here
