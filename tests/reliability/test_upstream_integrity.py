@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from ccm_tui.config import ConfigError, parse_config
+from tests.fakes import responses_server as responses_fake
 from tests.reliability.conftest import (
     BODY,
     CANARY_KEY,
@@ -51,9 +52,11 @@ def answer(kind: str, text: str, *, streamed: bool):  # type: ignore[no-untyped-
     if kind in ("anthropic", "litellm"):
         return stream(stream_events(text)) if streamed else message_json(text)
     if kind == "openai-responses":
-        assert not streamed
-        return reply_json(200, {"status": "completed", "output": [
-            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}]})
+        output = [responses_fake.message(text)]
+        if streamed:
+            events = responses_fake.stream_events(output, responses_fake.usage(5, 3), piece=len(text))  # one delta
+            return stream([responses_fake.wire(events)])
+        return reply_json(200, responses_fake.response(output, responses_fake.usage(5, 3)))
     if kind == "openai":
         chunks = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": text}}]},
                   {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
@@ -162,8 +165,6 @@ def test_invalid_json_mid_stream_is_a_typed_error_event(hostile, start_hostile_p
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("streamed", [False, True], ids=["json", "stream"])
 def test_a_reflected_key_is_scrubbed_on_every_path(hostile, start_hostile_proxy, flows, kind, streamed) -> None:
-    if kind == "openai-responses" and streamed:
-        pytest.skip("the Responses stream goes through the same frame reader as the Chat stream")
     server = start_hostile_proxy(**provider(kind))
     hostile.default = answer(kind, f"your key is {CANARY_KEY}", streamed=streamed)
     if streamed:
