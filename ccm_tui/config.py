@@ -1,11 +1,13 @@
-"""Configuration: TOML read and written with tomlkit, ``$VAR`` resolution, validation.
+"""Configuration: an immutable snapshot of the TOML file, ``$VAR`` resolution, validation.
 
-The file is the user's: a write (route switch) changes one value and keeps comments, order
-and layout. Keys are :class:`Secret` objects so that no repr, log line or pane shows them.
+A :class:`Config` is frozen: the proxy holds the current one and swaps it whole (hot reload,
+route switches, :mod:`ccm_tui.config_file`), and each request keeps the snapshot it started
+with. Keys are :class:`Secret` objects so that no repr, log line or pane shows them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -16,7 +18,8 @@ import platformdirs
 import tomlkit
 from tomlkit.exceptions import ParseError
 
-from .secrets import Secret, write_private
+from .router_rules import Rule
+from .secrets import Secret
 
 PROVIDER_TYPES = ("anthropic", "openai", "gemini", "litellm")
 ROUTES = ("default", "background", "think", "long_context", "web_search", "subagent", "image")
@@ -65,14 +68,14 @@ def parse_target(value: str) -> tuple[str, str]:
     return provider.strip(), model.strip()
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ModelLimits:
     context_window: int | None = None
     max_output_tokens: int | None = None
     vision: bool = True
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ProviderConfig:
     name: str
     type: str
@@ -92,12 +95,12 @@ class ProviderConfig:
     key_vars: tuple[str, ...] = ()  # environment variables the key and headers are read from
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RouterConfig:
     routes: dict[str, str] = field(default_factory=dict)  # route → "provider,model"
     long_context_threshold: int = DEFAULT_LONG_CONTEXT_THRESHOLD
     think_min_effort: str | None = None  # adaptive thinking at/above this effort counts as think
-    rules: list[dict[str, Any]] = field(default_factory=list)
+    rules: tuple[Rule, ...] = ()
     fallback: list[str] = field(default_factory=list)
     fallbacks: dict[str, list[str]] = field(default_factory=dict)
 
@@ -110,7 +113,7 @@ class RouterConfig:
         return self.fallbacks.get(route_key(route), self.fallback)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 0
@@ -142,14 +145,16 @@ class ClaudeSettings:
     compact_window: bool = True  # compact at the window of the model the default route uses
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Price:
     input: float  # USD per million input tokens
     output: float
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Config:
+    """One validated snapshot of the file (never mutated: derive a new one with ``with_route``)."""
+
     server: ServerConfig = field(default_factory=ServerConfig)
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
     router: RouterConfig = field(default_factory=RouterConfig)
@@ -159,38 +164,34 @@ class Config:
     history: HistorySettings = field(default_factory=HistorySettings)
     claude: ClaudeSettings = field(default_factory=ClaudeSettings)
     path: Path | None = None
-    document: tomlkit.TOMLDocument | None = None
     embedded_default: bool = False  # no file: pure passthrough to Anthropic
     pinned: str | None = None  # session-only "send everything to this provider,model" (never written)
 
     def all_models(self) -> list[tuple[str, str]]:
         return [(p.name, m) for p in self.providers.values() for m in p.models]
 
-    def set_route(self, route: str, target: str | None) -> None:
-        """Change a route and write it back to the file, keeping comments and layout."""
-        route = route_key(route)
-        if route not in ROUTES:
-            raise ConfigError([f"router.{route}: unknown route (one of {', '.join(ROUTES)})"])
+    def with_route(self, route: str, target: str | None) -> Config:
+        """This snapshot with one route changed (the file is not touched: see ``config_file``)."""
+        route = check_route(self, route, target)
+        routes = {k: v for k, v in self.router.routes.items() if k != route}
         if target is not None:
+            routes[route] = target
+        return dataclasses.replace(self, router=dataclasses.replace(self.router, routes=routes))
+
+
+def check_route(config: Config, route: str, target: str | None) -> str:
+    """The ``[router]`` key for ``route``; ConfigError for an unknown route or provider."""
+    key = route_key(route)
+    if key not in ROUTES:
+        raise ConfigError([f"router.{key}: unknown route (one of {', '.join(ROUTES)})"])
+    if target is not None:
+        try:
             provider, _ = parse_target(target)
-            if provider not in self.providers:
-                raise ConfigError([f"router.{route}: unknown provider {provider!r}"])
-            self.router.routes[route] = target
-        else:
-            self.router.routes.pop(route, None)
-        if self.path is None:
-            return
-        doc = self.document if self.document is not None else tomlkit.parse(template())
-        table = doc.get("router")
-        if table is None:
-            table = tomlkit.table()
-            doc["router"] = table
-        if target is None:
-            table.pop(route, None)
-        else:
-            table[route] = target
-        self.document = doc
-        write_private(self.path, tomlkit.dumps(doc))
+        except ValueError as exc:
+            raise ConfigError([f"router.{key}: {exc}"]) from None
+        if provider not in config.providers:
+            raise ConfigError([f"router.{key}: unknown provider {provider!r}"])
+    return key
 
 
 def template() -> str:
@@ -220,16 +221,12 @@ def load_config(path: Path | str | None = None, *, env: dict[str, str] | None = 
     if not file.exists():
         if explicit:
             raise ConfigError([f"{file}: no such config file (create one with `ccm-tui config init`)"])
-        cfg = embedded_default()
-        cfg.path = file
-        return cfg
+        return dataclasses.replace(embedded_default(), path=file)
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:  # a directory, no permission, not UTF-8
         raise ConfigError([f"{file}: cannot read: {exc}"]) from None
-    cfg = parse_config(text, env=os.environ if env is None else env, source=str(file))
-    cfg.path = file
-    return cfg
+    return dataclasses.replace(parse_config(text, env=os.environ if env is None else env, source=str(file)), path=file)
 
 
 def parse_config(text: str, *, env: Any = None, source: str = "config") -> Config:
@@ -239,9 +236,7 @@ def parse_config(text: str, *, env: Any = None, source: str = "config") -> Confi
         doc = tomlkit.parse(text)
     except ParseError as exc:
         raise ConfigError([f"{source}:{exc.line}: TOML syntax error: {exc}"]) from None
-    cfg = build_config(doc.unwrap(), text, os.environ if env is None else env, source)
-    cfg.document = doc
-    return cfg
+    return build_config(doc.unwrap(), text, os.environ if env is None else env, source)
 
 
 def referenced_vars(value: str) -> list[str]:

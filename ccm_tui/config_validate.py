@@ -7,6 +7,7 @@ from typing import Any
 
 from .config import (
     DEFAULT_FIRST_BYTE_TIMEOUT_S,
+    DEFAULT_LONG_CONTEXT_THRESHOLD,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_RESPONSE_BYTES,
     EFFORTS,
@@ -26,11 +27,12 @@ from .config import (
     referenced_vars,
     resolve_vars,
 )
-from .router_rules import rule_problems
+from .provider_options import option_problems
+from .providers.openai.presets import PRESETS
+from .router_rules import Rule, rule_problems
 from .secrets import Secret, redact_url
 
-OPENAI_PRESETS = ("openrouter", "deepseek", "groq", "mistral", "xai", "ollama", "vllm", "lmstudio", "together", "openai",
-                  "openai-responses")
+OPENAI_PRESETS = tuple(PRESETS)  # one source: the presets themselves
 OPENAI_APIS = ("chat", "responses")
 DEFAULT_BASE_URLS = {
     "anthropic": "https://api.anthropic.com",
@@ -87,7 +89,7 @@ class _Builder:
         self.problems: list[str] = []
 
     def problem(self, path: tuple[str, ...], message: str) -> None:
-        line = line_of(self.text, path)
+        line = line_of(self.text, path) or (line_of(self.text, path[:-1]) if len(path) > 1 else None)
         where = f"{self.source}:{line}" if line else self.source
         self.problems.append(f"{where}: {'.'.join(path)}: {message}")
 
@@ -216,10 +218,17 @@ class _Builder:
                                            DEFAULT_FIRST_BYTE_TIMEOUT_S, 0.001),
             stall_timeout=self.number(data, (*base, "stall_timeout"), float, None, 0.001),
             limits=self.limits(data.get("limits", {}), (*base, "limits")),
-            options=dict(self.table(data, (*base, "options"))),
+            options=self.options(kind, data, (*base, "options")),
             api=api,
             key_vars=_key_vars(data.get("api_key"), headers),
         )
+
+    def options(self, kind: str, data: dict, path: tuple[str, ...]) -> dict[str, Any]:
+        """``options``, each known to the provider type and of the right shape (see provider_options)."""
+        options = dict(self.table(data, path))
+        for name, problem in option_problems(kind, options):
+            self.problem((*path, name), problem)
+        return options
 
     def limits(self, data: Any, path: tuple[str, ...]) -> dict[str, ModelLimits]:
         if not isinstance(data, dict):
@@ -242,45 +251,53 @@ class _Builder:
         return out
 
     def router(self, data: dict, providers: dict[str, ProviderConfig]) -> RouterConfig:
-        router = RouterConfig()
         for key in sorted(set(data) - _ROUTER_KEYS):
             self.problem(("router", key), f"unknown key (routes: {', '.join(ROUTES)})")
+        routes = {}
         for route in ROUTES:
             if route in data:
                 target = self.target(data[route], ("router", route), providers)
                 if target:
-                    router.routes[route] = target
+                    routes[route] = target
         if "default" not in data:
             self.problem(("router", "default"), "required: the route every other route falls back to")
-        router.long_context_threshold = self.number(
-            data, ("router", "long_context_threshold"), int, router.long_context_threshold, 1
+        threshold = self.number(
+            data, ("router", "long_context_threshold"), int, DEFAULT_LONG_CONTEXT_THRESHOLD, 1
         )
         effort = data.get("think_min_effort")
         if effort is not None and effort not in EFFORTS:
             self.problem(("router", "think_min_effort"), f"one of {', '.join(EFFORTS)}")
-        else:
-            router.think_min_effort = effort
-        rules = data.get("rules", [])
-        if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+            effort = None
+        rules: list[Rule] = []
+        raw_rules = data.get("rules", [])
+        if not isinstance(raw_rules, list) or not all(isinstance(r, dict) for r in raw_rules):
             self.problem(("router", "rules"), "expected [[router.rules]] tables")
         else:
-            for i, rule in enumerate(rules):
+            for i, rule in enumerate(raw_rules):
                 problems = rule_problems(rule)
                 for problem in problems:
                     self.problem(("router", "rules", str(i)), problem)
-                if self.target(rule.get("target"), ("router", "rules", str(i), "target"), providers) and not problems:
-                    router.rules.append(dict(rule))
-        router.fallback = self.target_list(data.get("fallback", []), ("router", "fallback"), providers)
-        fallbacks = data.get("fallbacks", {})
-        if not isinstance(fallbacks, dict):
+                target = self.target(rule.get("target"), ("router", "rules", str(i), "target"), providers)
+                if target and not problems:
+                    rules.append(Rule.from_table(rule, target))
+        fallbacks = {}
+        raw_fallbacks = data.get("fallbacks", {})
+        if not isinstance(raw_fallbacks, dict):
             self.problem(("router", "fallbacks"), "expected a table: route = [\"provider,model\", ...]")
         else:
-            for route, items in fallbacks.items():
+            for route, items in raw_fallbacks.items():
                 if route not in ROUTES:
                     self.problem(("router", "fallbacks", route), "unknown route")
                     continue
-                router.fallbacks[route] = self.target_list(items, ("router", "fallbacks", route), providers)
-        return router
+                fallbacks[route] = self.target_list(items, ("router", "fallbacks", route), providers)
+        return RouterConfig(
+            routes=routes,
+            long_context_threshold=threshold,
+            think_min_effort=effort,
+            rules=tuple(rules),
+            fallback=self.target_list(data.get("fallback", []), ("router", "fallback"), providers),
+            fallbacks=fallbacks,
+        )
 
     def target_list(self, items: Any, path: tuple[str, ...], providers: dict) -> list[str]:
         if not isinstance(items, list):

@@ -2,7 +2,7 @@
 
 Priority, highest first (``route`` names in brackets):
 
-1. the session pin ``config.pinned`` [pinned];
+1. the session pin ``config.pinned`` (set by the proxy's session, never written) [pinned];
 2. a request ``model`` that is itself ``provider,model`` with a known provider [override]
    (Claude Code's ``/model openrouter,gpt-4o``), or its ``/model`` picker alias
    ``claude-ccm/provider,model`` (:mod:`ccm_tui.model_ids`; the route stands when it picks that model anyway);
@@ -47,7 +47,7 @@ from .errors import InvalidRequest
 from .flow import Decision
 from .limits import limits_for, output_reserve
 from .model_ids import unalias
-from .router_rules import match_rule, rule_label
+from .router_rules import match_rule
 
 Counter = Callable[..., int]
 
@@ -295,9 +295,9 @@ def _classify(
             rule, model=model, system_text=lambda: "\n".join(texts), tools=tools, input_tokens_above=size.above
         )
         if why is not None:
-            target = _known_target(config, str(rule.get("target", "")))
+            target = _known_target(config, rule.target)
             if target:
-                return "rule", f"{rule_label(rule, index)} matched: {why}", target
+                return "rule", f"{rule.label(index)} matched: {why}", target
 
     for tool in tools:
         kind = tool.get("type") if isinstance(tool, dict) else None

@@ -12,11 +12,13 @@ Keys of one rule (every condition given must hold; at least one condition is req
     max_tokens = 120000                  # estimated input tokens <= this
 
 Token conditions are checked last, so a rule whose text conditions fail costs no count.
+A table is checked by :func:`rule_problems` and parsed once into a :class:`Rule` at load.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 RULE_TEXT_KEYS = ("model", "system", "tool")
@@ -39,13 +41,27 @@ def rule_problems(rule: dict[str, Any]) -> list[str]:
     return problems
 
 
-def rule_label(rule: dict[str, Any], index: int) -> str:
-    name = rule.get("name")
-    return f"rule {name!r}" if isinstance(name, str) and name else f"rule #{index + 1}"
+@dataclass(frozen=True, slots=True)
+class Rule:
+    target: str  # "provider,model", checked against the providers at load
+    name: str | None = None
+    model: str | None = None
+    system: str | None = None
+    tool: str | None = None
+    min_tokens: int | None = None
+    max_tokens: int | None = None
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any], target: str) -> Rule:
+        """A rule from a table :func:`rule_problems` found nothing wrong with."""
+        return cls(target=target, **{key: table[key] for key in RULE_KEYS - {"target"} if key in table})
+
+    def label(self, index: int) -> str:
+        return f"rule {self.name!r}" if self.name else f"rule #{index + 1}"
 
 
 def match_rule(
-    rule: dict[str, Any],
+    rule: Rule,
     *,
     model: str,
     system_text: Callable[[], str],
@@ -57,30 +73,28 @@ def match_rule(
     ``system_text`` is lazy (joined only when a rule asks); ``input_tokens_above(n)`` answers
     "estimated input > n" as cheaply as it can.
     """
-    if rule_problems(rule):
-        return None  # config validation reports it; an unchecked rule must not match everything
     why: list[str] = []
-    if "model" in rule:
-        if rule["model"].lower() not in model.lower():
+    if rule.model is not None:
+        if rule.model.lower() not in model.lower():
             return None
-        why.append(f"model contains {rule['model']!r}")
-    if "system" in rule:
-        if rule["system"].lower() not in system_text().lower():
+        why.append(f"model contains {rule.model!r}")
+    if rule.system is not None:
+        if rule.system.lower() not in system_text().lower():
             return None
-        why.append(f"system prompt contains {rule['system']!r}")
-    if "tool" in rule:
-        want = rule["tool"]
+        why.append(f"system prompt contains {rule.system!r}")
+    if rule.tool is not None:
+        want = rule.tool
         if not any(
             isinstance(t, dict) and (str(t.get("type") or "").startswith(want) or t.get("name") == want) for t in tools
         ):
             return None
         why.append(f"tool {want!r} present")
-    if "min_tokens" in rule:
-        if not input_tokens_above(rule["min_tokens"] - 1):
+    if rule.min_tokens is not None:
+        if not input_tokens_above(rule.min_tokens - 1):
             return None
-        why.append(f"≥{rule['min_tokens']:,} input tokens")
-    if "max_tokens" in rule:
-        if input_tokens_above(rule["max_tokens"]):
+        why.append(f"≥{rule.min_tokens:,} input tokens")
+    if rule.max_tokens is not None:
+        if input_tokens_above(rule.max_tokens):
             return None
-        why.append(f"≤{rule['max_tokens']:,} input tokens")
+        why.append(f"≤{rule.max_tokens:,} input tokens")
     return ", ".join(why)

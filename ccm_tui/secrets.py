@@ -52,6 +52,12 @@ class Redactor:
         self.values: tuple[str, ...] = tuple(sorted((v for v in values if v and len(v) >= 4), key=len, reverse=True))
         self._pattern = re.compile("|".join(re.escape(v) for v in self.values)) if self.values else None
 
+    def include(self, secrets: Iterable[Secret | str | None]) -> None:
+        """Also redact these (a reloaded config's new keys); values already known are kept."""
+        merged = Redactor([*self.values, *secrets])
+        if merged.values != self.values:
+            self._pattern, self.values = merged._pattern, merged.values
+
     def text(self, value: str) -> str:
         return self._pattern.sub(REDACTED, value) if self._pattern else value
 
@@ -104,14 +110,18 @@ def private_dir(path: Path, *, tighten: bool = False) -> Path:
     return path
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write atomically with mode 0600 (folders it creates: 0700): config files hold keys (or references)."""
+def write_private(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write atomically (a temporary file beside it, flushed to disk, then renamed over it), by
+    default with mode 0600 (folders it creates: 0700): config files hold keys (or references to
+    them). A failure (disk full) leaves the old file as it was."""
     private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        os.fchmod(fd, 0o600)
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

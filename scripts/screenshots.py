@@ -31,9 +31,9 @@ from ccm_tui.config import load_config  # noqa: E402
 from ccm_tui.events import EventBus  # noqa: E402
 from ccm_tui.proxy.server import ProxyServer  # noqa: E402
 from ccm_tui.tui.app import CcmApp  # noqa: E402
-from ccm_tui.tui.inspector import Inspector, ReplayView  # noqa: E402
+from ccm_tui.tui.dialogs.route_picker import RoutePicker  # noqa: E402
 from ccm_tui.tui.panes.requests import RequestsTable  # noqa: E402
-from ccm_tui.tui.route_picker import RoutePicker  # noqa: E402
+from ccm_tui.tui.screens.inspector import Inspector, ReplayView  # noqa: E402
 from tests.fakes.anthropic_server import FakeAnthropic, Reply  # noqa: E402
 from tests.fakes.server import run_asgi  # noqa: E402
 
@@ -169,7 +169,7 @@ async def statusline_session(out: Path, workdir: Path, claude: str, url: str) ->
                  claude_cwd=str(project), exit_grace=0)
     try:
         async with app.run_test(size=(200, 40)) as pilot:
-            from ccm_tui.tui.claude_pane import ClaudePane
+            from ccm_tui.tui.panes.claude import ClaudePane
 
             app.action_resize(20)
             pane = app.screen.query_one(ClaudePane)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -54,7 +55,7 @@ def test_window_from_the_limits_table_and_the_pin() -> None:
     assert env["CLAUDE_CODE_AUTO_COMPACT_WINDOW"] == "100000"
     threshold = 80_000 * float(env["CLAUDE_AUTOCOMPACT_PCT_OVERRIDE"]) / 100
     assert 30_000 < threshold < 64_000 - 13_000
-    cfg.pinned = "deepseek,deepseek-reasoner"
+    cfg = dataclasses.replace(cfg, pinned="deepseek,deepseek-reasoner")
     assert compact_env(cfg) == {"CLAUDE_CODE_AUTO_COMPACT_WINDOW": "128000"}
 
 
@@ -120,7 +121,7 @@ def test_restart_env_follows_the_routes_as_they_are_now() -> None:
     cfg = config(default="local,mystery-model")
     env = {"PATH": "/bin", **launch_env(cfg, {})}
     assert "CLAUDE_AUTOCOMPACT_PCT_OVERRIDE" in env
-    cfg.pinned = "local,unknown-thing"  # no window known: nothing told, nothing stale left
+    cfg = dataclasses.replace(cfg, pinned="local,unknown-thing")  # no window known: nothing told, nothing stale left
     again = relaunch_env(env, cfg, {})
     assert again["PATH"] == "/bin" and "CLAUDE_CODE_AUTO_COMPACT_WINDOW" not in again
     assert "CLAUDE_AUTOCOMPACT_PCT_OVERRIDE" not in again

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ccm_tui.config import ConfigError, load_config, parse_config, template
+from ccm_tui.config_file import write_route
 
 GOOD = """# my config
 [server]
@@ -82,19 +83,22 @@ def test_validation_problems(snippet: str, expected: str) -> None:
 def test_set_route_writes_back_keeping_comments_and_mode(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(GOOD)
-    cfg = load_config(path, env={"ANTHROPIC_API_KEY": "sk-a", "LOCAL_KEY": "abc"})
-    cfg.set_route("think", "local,qwen3")
-    cfg.set_route("default", "local,qwen3")
+    path.chmod(0o640)
+    env = {"ANTHROPIC_API_KEY": "sk-a", "LOCAL_KEY": "abc"}
+    cfg = load_config(path, env=env)
+    cfg = write_route(cfg, "think", "local,qwen3", env=env)
+    cfg = write_route(cfg, "default", "local,qwen3", env=env)
+    assert cfg.router.target("think") == "local,qwen3", "the snapshot of the written file"
     text = path.read_text()
     assert "# my config" in text and "# the real one" in text and "# keep this comment" in text
     assert 'default = "local,qwen3"   # keep this comment' in text
     assert 'think = "local,qwen3"' in text
     assert "$ANTHROPIC_API_KEY" in text and "sk-a" not in text, "keys stay references"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640, "the file keeps its mode"
     again = load_config(path, env={"ANTHROPIC_API_KEY": "sk-a", "LOCAL_KEY": "abc"})
     assert again.router.target("think") == "local,qwen3"
     with pytest.raises(ConfigError):
-        cfg.set_route("default", "nope,model")
+        write_route(cfg, "default", "nope,model", env=env)
 
 
 def test_no_file_means_embedded_passthrough(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -155,3 +159,70 @@ default = "$ROUTE_SECRET"
     assert "base_url" in shown and "default" in shown
     assert "sk-live-SECRET-1234567" not in shown and "sk-route-SECRET-7654321" not in shown
     assert "$OPENAI_API_KEY" in shown, "it says which variable holds the bad value"
+
+
+def test_write_back_refuses_when_the_file_on_disk_no_longer_loads(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(GOOD)
+    env = {"ANTHROPIC_API_KEY": "sk-a", "LOCAL_KEY": "abc"}
+    cfg = load_config(path, env=env)
+    broken = GOOD.replace('type = "openai"', 'type = "opena1"')
+    path.write_text(broken)  # edited since start, now invalid
+    with pytest.raises(ConfigError) as info:
+        write_route(cfg, "think", "local,qwen3", env=env)
+    assert any(f"{path}:12: providers.local.type" in p for p in info.value.problems), info.value.problems
+    assert path.read_text() == broken, "nothing written"
+
+
+def test_write_back_without_a_file_is_for_this_session(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("CCM_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    cfg = load_config()
+    changed = write_route(cfg, "default", "anthropic,claude-opus-4-1")
+    assert changed.router.target("default") == "anthropic,claude-opus-4-1" and cfg.router.target("default") is None
+    assert not any(tmp_path.rglob("*.toml")), "no file is created behind the user's back"
+
+
+def provider(kind: str, options: str) -> str:
+    return (f'[providers.x]\ntype = "{kind}"\nbase_url = "http://a"\noptions = {{ {options} }}\n'
+            '[router]\ndefault = "x,m"\n')
+
+
+@pytest.mark.parametrize(("kind", "options", "expected"), [
+    ("openai", 'effort_levels = "high"', "config:4: providers.x.options.effort_levels: expected a list of strings"),
+    ("openai", 'reasoning_models = "(gpt"', "providers.x.options.reasoning_models: not a valid regular expression"),
+    ("openai", 'web_search = "yes"', "providers.x.options.web_search: one of 'plugin', 'options', 'none'"),
+    ("openai", "stream_usage = 1", "providers.x.options.stream_usage: expected true or false"),
+    ("openai", "max_thinking_budget = 100", "providers.x.options.max_thinking_budget: unknown option"),
+    ("gemini", 'max_thinking_budget = "lots"', "providers.x.options.max_thinking_budget: expected an integer"),
+    ("gemini", 'schema_mode = "json"', "providers.x.options.schema_mode: one of 'json_schema', 'openapi'"),
+    ("anthropic", "thinking = true", 'providers.x.options.thinking: unknown option for type = "anthropic" (known: none)'),
+])
+def test_provider_options_are_checked_at_load(kind: str, options: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(provider(kind, options), env={})
+    assert any(expected in p for p in info.value.problems), info.value.problems
+
+
+@pytest.mark.parametrize(("kind", "options"), [
+    ("openai", 'effort_levels = ["low", "high"], echo_reasoning = false, think_tags = true, mid_system = "merge"'),
+    ("openai", 'extra_headers = { "X-Title" = "me" }, reasoning_models = "^o\\\\d", web_search = "plugin"'),
+    ("gemini", 'thinking = false, max_thinking_budget = 4096, schema_mode = "json_schema", safety_settings = []'),
+])
+def test_valid_provider_options_load(kind: str, options: str) -> None:
+    parse_config(provider(kind, options), env={})
+
+
+def test_every_openai_preset_field_is_an_option_with_a_check() -> None:
+    import dataclasses
+
+    from ccm_tui.provider_options import openai_options
+    from ccm_tui.providers.openai.presets import PRESETS, Preset
+
+    checks = openai_options()
+    assert set(checks) == {f.name for f in dataclasses.fields(Preset)} - {"name"}
+    for preset in PRESETS.values():  # the presets' own values pass their checks
+        for name, check in checks.items():
+            value = getattr(preset, name)
+            value = list(value) if name == "effort_levels" else dict(value) if name == "extra_headers" else value
+            assert check(value if value is not None else False) is None, (preset.name, name, value)

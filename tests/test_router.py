@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -185,8 +186,7 @@ def test_override_with_unknown_provider_falls_through() -> None:
 
 
 def test_pin_beats_everything() -> None:
-    config = make_config()
-    config.pinned = "gemini,gemini-2.5-flash"
+    config = dataclasses.replace(make_config(), pinned="gemini,gemini-2.5-flash")
     decision = decide(req(tools=[WEB], model="openrouter,gpt-4o"), {}, config, count_tokens=no_count)
     assert (decision.route, decision.provider, decision.model) == ("pinned", "gemini", "gemini-2.5-flash")
 
@@ -374,8 +374,8 @@ def test_pin_and_override_are_never_escalated() -> None:
     config = make_config(WINDOWS)
     body = req(BIG, model="openrouter,openai/gpt-4o")
     assert decide(body, {}, config, count_tokens=fixed(500_000)).route == "override"
-    config.pinned = "openrouter,openai/gpt-4o"
-    assert decide(req(BIG), {}, config, count_tokens=fixed(500_000)).route == "pinned"
+    pinned = dataclasses.replace(config, pinned="openrouter,openai/gpt-4o")
+    assert decide(req(BIG), {}, pinned, count_tokens=fixed(500_000)).route == "pinned"
 
 
 def test_unknown_models_are_not_escalated_on_a_guess() -> None:

@@ -7,7 +7,7 @@ import time
 from typing import TextIO
 
 from ..config import ConfigError, load_config
-from ..events import EventBus, FlowEvent
+from ..events import EventBus, FlowEvent, SessionUpdate
 from ..flow import Flow
 from ..history.writer import open_history
 from ..logs import setup_file_logging
@@ -43,6 +43,17 @@ def printer(out: TextIO):  # type: ignore[no-untyped-def]
     return on_event
 
 
+def session_printer(err: TextIO):  # type: ignore[no-untyped-def]
+    """Reloads and refused edits, on stderr (stdout keeps one line per request)."""
+
+    def on_update(update: SessionUpdate) -> None:
+        if update.about_the_file:
+            err.write("ccm-tui: " + "\n  ".join([update.message, *update.problems]) + "\n")
+            err.flush()
+
+    return on_update
+
+
 def run(args) -> int:  # type: ignore[no-untyped-def]
     from ..proxy.server import ProxyServer
 
@@ -54,6 +65,7 @@ def run(args) -> int:  # type: ignore[no-untyped-def]
     log_file = setup_file_logging()
     bus = EventBus()
     bus.subscribe(printer(sys.stdout))
+    bus.subscribe_session(session_printer(sys.stderr))
     try:
         server = ProxyServer(config, bus, host=args.host, port=args.port)
     except OSError as exc:
@@ -69,7 +81,8 @@ def run(args) -> int:  # type: ignore[no-untyped-def]
 
     def ready() -> None:
         print(f"ANTHROPIC_BASE_URL={server.base_url} ANTHROPIC_AUTH_TOKEN={server.token.reveal()}", flush=True)
-        print(f"ccm-tui: serving; log file {log_file}; Ctrl-C stops", file=sys.stderr, flush=True)
+        print(f"ccm-tui: serving; log file {log_file}; config edits apply at once (or on SIGHUP); Ctrl-C stops",
+              file=sys.stderr, flush=True)
 
     history = open_history(config.history, bus, server.redactor)
     try:

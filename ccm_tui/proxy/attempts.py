@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from ..config import DEFAULT_FIRST_BYTE_TIMEOUT_S, parse_target
+from ..config import DEFAULT_FIRST_BYTE_TIMEOUT_S, Config, parse_target
 from ..errors import InvalidRequest, ProxyError, UpstreamTimeout, is_retryable
 from ..flow import Attempt, Flow
 from ..limits import clamp_max_tokens, limits_for, replace_images
@@ -39,10 +39,10 @@ PING_INTERVAL_S = 10.0  # keepalive cadence during upstream silence, under commo
 PING = encode_event("ping", {"type": "ping"})
 
 
-def targets_for(state: ProxyState, flow: Flow) -> list[str]:
+def targets_for(config: Config, flow: Flow) -> list[str]:
     decision = flow.decision
     assert decision is not None
-    router = state.config.router
+    router = config.router
     chain = [f"{decision.provider},{decision.model}"]
     for target in router.fallbacks_for(decision.route):
         if target not in chain:
@@ -63,14 +63,14 @@ def _delay(err: ProxyError, attempt: int) -> float | None:
     return BACKOFF_S * (2**attempt)
 
 
-def stall_timeout(state: ProxyState, provider: str) -> float:
-    config = state.config.providers.get(provider)
-    return (config.stall_timeout if config and config.stall_timeout else None) or DEFAULT_STALL_TIMEOUT_S
+def stall_timeout(config: Config, provider: str) -> float:
+    settings = config.providers.get(provider)
+    return (settings.stall_timeout if settings and settings.stall_timeout else None) or DEFAULT_STALL_TIMEOUT_S
 
 
-def first_byte_timeout(state: ProxyState, provider: str) -> float:
-    config = state.config.providers.get(provider)
-    return config.first_byte_timeout if config else DEFAULT_FIRST_BYTE_TIMEOUT_S
+def first_byte_timeout(config: Config, provider: str) -> float:
+    settings = config.providers.get(provider)
+    return settings.first_byte_timeout if settings else DEFAULT_FIRST_BYTE_TIMEOUT_S
 
 
 def client_retries(headers: Mapping[str, str]) -> bool:
@@ -147,7 +147,7 @@ async def guard_stream(stream: AsyncIterator[bytes], provider: str, stall_s: flo
     return guarded()
 
 
-def fit_to_model(state: ProxyState, flow: Flow, body: dict[str, Any], provider: str, model: str) -> dict[str, Any]:
+def fit_to_model(config: Config, flow: Flow, body: dict[str, Any], provider: str, model: str) -> dict[str, Any]:
     """The body as this target can take it: max_tokens within its output cap, no images for a
     text-only model. Each change is noted on the flow.
 
@@ -156,13 +156,13 @@ def fit_to_model(state: ProxyState, flow: Flow, body: dict[str, Any], provider: 
     come, so such targets answer the 400 naming ``safeguards`` that Claude Code handles by retrying
     without it and asking the user before it runs a tool: fail closed, never silently open.
     """
-    kind = state.config.providers[provider].type if provider in state.config.providers else None
+    kind = config.providers[provider].type if provider in config.providers else None
     if body.get("safeguards") and kind not in SAFEGUARD_PROVIDER_TYPES:
         raise InvalidRequest(
             f"safeguards: auto-mode safeguards are not supported by {provider},{model} ({kind} provider, routed "
             "by ccm-tui); resend without `safeguards` and confirm tool use instead"
         )
-    limits = limits_for(state.config, provider, model)
+    limits = limits_for(config, provider, model)
     body, clamped = clamp_max_tokens(body, limits)
     body, replaced = replace_images(body, limits)
     for note in (clamped, replaced):
@@ -171,35 +171,36 @@ def fit_to_model(state: ProxyState, flow: Flow, body: dict[str, Any], provider: 
     return {**body, "model": model}
 
 
-async def _answer(state: ProxyState, flow: Flow, name: str, body: dict[str, Any],
+async def _answer(state: ProxyState, config: Config, flow: Flow, name: str, body: dict[str, Any],
                   headers: Mapping[str, str]) -> UpstreamResponse:
     """One attempt; a stream's headers and first event must come within ``first_byte_timeout``.
 
     A non-streamed answer comes whole, as long as it takes to write: only ``timeout`` bounds it.
     """
-    provider = state.provider(name)
+    provider = state.provider(name, config, flow)
     if body.get("stream") is not True:
         return await provider.messages(flow, body, headers)
-    limit = first_byte_timeout(state, name)
+    limit = first_byte_timeout(config, name)
     try:
         async with asyncio.timeout(limit):
             upstream = await provider.messages(flow, body, headers)
             if upstream.stream is not None:
-                upstream.stream = await guard_stream(upstream.stream, name, stall_timeout(state, name))
+                upstream.stream = await guard_stream(upstream.stream, name, stall_timeout(config, name))
     except TimeoutError:
         raise UpstreamTimeout(f"provider {name!r} sent no event within {limit:g} s (first_byte_timeout)") from None
     return upstream
 
 
 async def call_with_fallbacks(
-    state: ProxyState, flow: Flow, body: dict[str, Any], headers: Mapping[str, str]
+    state: ProxyState, config: Config, flow: Flow, body: dict[str, Any], headers: Mapping[str, str]
 ) -> UpstreamResponse:
+    """Try the targets of ``config`` (the request's snapshot) in order; the first answer wins."""
     last: ProxyError | None = None
-    chain = targets_for(state, flow)
+    chain = targets_for(config, flow)
     retries = 0 if client_retries(headers) else RETRIES_PER_TARGET
     for position, target in enumerate(chain):
         provider_name, model = parse_target(target)
-        outgoing = fit_to_model(state, flow, body, provider_name, model)
+        outgoing = fit_to_model(config, flow, body, provider_name, model)
         tries, attempt_no = retries + 1, -1
         while attempt_no + 1 < tries:
             attempt_no += 1
@@ -207,7 +208,7 @@ async def call_with_fallbacks(
             flow.attempts.append(attempt)
             t0 = time.perf_counter()
             try:
-                upstream = await _answer(state, flow, provider_name, outgoing, headers)
+                upstream = await _answer(state, config, flow, provider_name, outgoing, headers)
             except ProxyError as err:
                 attempt.status, attempt.error = err.status, state.redactor.text(err.message)
                 attempt.duration_ms = (time.perf_counter() - t0) * 1000

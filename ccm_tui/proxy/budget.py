@@ -1,16 +1,32 @@
 """Spend per session: a price table, the cost of each flow, and the ``[budget]`` cap.
 
-One proxy is one session, so the running totals live on :class:`ProxyState`
-(``spent_usd``/``spent_tokens``). ``[prices]`` in the config wins over the built-in table;
-a model in neither costs 0 (and its flow says so), while ``max_tokens`` still counts it.
+The proxy runs this as a hook around each request, before any view hears of it: :func:`admit`
+refuses a request the cap cannot afford and reserves an estimate of its cost; :func:`charge`
+fills ``flow.cost_usd`` and settles the reservation against what the flow really used. Spend
+lives on the proxy's :class:`Ledger` (one proxy is one session); views add up ``flow.cost_usd``.
+
+Concurrency: a request is admitted when nothing is in flight and the cap is not yet reached (the
+first request under an untouched cap is always served), or when the spend, the reservations of
+the requests in flight and its own estimate fit under the cap. So concurrent requests exceed a
+cap by at most one request (plus what estimates miss). The estimate is the counted input and a
+realistic output: the session's typical (median) output so far, at most the request's
+``max_tokens``, at the model's prices.
+
+``[prices]`` in the config wins over the built-in table; a model in neither costs 0 (and its flow
+says so), while ``max_tokens`` still counts it.
 """
 
 from __future__ import annotations
 
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
 from ..config import Config, Price
 from ..errors import BudgetExceeded
 from ..flow import Flow, Usage
-from .state import ProxyState
+from ..limits import limits_for, output_reserve
 
 CACHE_READ_FACTOR = 0.1  # cached input is billed at a tenth of input (Anthropic, OpenAI, Gemini roughly)
 CACHE_WRITE_FACTOR = 1.25  # Anthropic's 5-minute cache write surcharge
@@ -67,47 +83,105 @@ def total_tokens(usage: Usage) -> int:
             + usage.cache_creation_input_tokens)
 
 
-def charge(state: ProxyState, flow: Flow) -> None:
-    """Fill ``flow.cost_usd`` and add the flow to the session's spend (call once per flow, at its end)."""
+DEFAULT_TYPICAL_OUTPUT = 1024  # output tokens assumed before the session has finished a request
+OUTPUT_SAMPLES = 64  # recent outputs the typical output is the median of
+
+
+@dataclass(slots=True)
+class Ledger:
+    """The session's spend and the estimates reserved for requests in flight (proxy loop only)."""
+
+    spent_usd: float = 0.0
+    spent_tokens: int = 0
+    reserved: dict[int, tuple[float, int]] = field(default_factory=dict)  # flow id → (USD, tokens)
+    outputs: deque[int] = field(default_factory=lambda: deque(maxlen=OUTPUT_SAMPLES))
+
+    def typical_output(self) -> int:
+        return int(statistics.median(self.outputs)) if self.outputs else DEFAULT_TYPICAL_OUTPUT
+
+    def reserved_total(self) -> tuple[float, int]:
+        return sum(usd for usd, _ in self.reserved.values()), sum(tok for _, tok in self.reserved.values())
+
+
+def estimate(ledger: Ledger, config: Config, flow: Flow, body: dict[str, Any]) -> tuple[float, int]:
+    """(USD, tokens) a routed request will likely cost: counted input plus a typical output."""
+    decision = flow.decision
+    assert decision is not None
+    input_tokens = decision.estimated_tokens
+    if input_tokens is None:
+        from ..tokens import count_request_tokens
+
+        input_tokens = count_request_tokens(body, model=decision.model)
+    most = output_reserve(body, limits_for(config, decision.provider, decision.model))
+    output = min(ledger.typical_output(), most) if most else ledger.typical_output()
+    price = price_for(config, decision.provider, decision.model)
+    usd = cost_usd(price, Usage(input_tokens=input_tokens, output_tokens=output)) if price else 0.0
+    return usd, input_tokens + output
+
+
+def admit(ledger: Ledger, config: Config, flow: Flow, body: dict[str, Any]) -> None:
+    """Refuse a request the cap cannot afford (the message says which cap), else reserve its estimate."""
+    if config.budget_usd is None and config.budget_tokens is None:
+        return
+    usd, tokens = estimate(ledger, config, flow, body)
+    held_usd, held_tokens = ledger.reserved_total()
+    in_flight = len(ledger.reserved)
+    if config.budget_usd is not None:
+        over = ledger.spent_usd >= config.budget_usd
+        if over or (in_flight and ledger.spent_usd + held_usd + usd > config.budget_usd):
+            raise BudgetExceeded(
+                f"ccm-tui budget exceeded: this session spent ${ledger.spent_usd:.4f} of its "
+                f"{_usd(config.budget_usd)} cap ([budget] max_usd)"
+                + ("" if over else f" and {in_flight} request(s) in flight hold ${held_usd:.4f}")
+                + "; raise the cap or start a new session"
+            )
+    if config.budget_tokens is not None:
+        over = ledger.spent_tokens >= config.budget_tokens
+        if over or (in_flight and ledger.spent_tokens + held_tokens + tokens > config.budget_tokens):
+            raise BudgetExceeded(
+                f"ccm-tui budget exceeded: this session used {ledger.spent_tokens} tokens of its "
+                f"{config.budget_tokens} cap ([budget] max_tokens)"
+                + ("" if over else f" and {in_flight} request(s) in flight hold {held_tokens}")
+                + "; raise the cap or start a new session"
+            )
+    ledger.reserved[flow.id] = (usd, tokens)
+
+
+def charge(ledger: Ledger, config: Config, flow: Flow) -> None:
+    """Fill ``flow.cost_usd``, settle its reservation and add it to the spend (once per flow, at its end)."""
+    ledger.reserved.pop(flow.id, None)
     if flow.kind != "messages" or flow.decision is None:
         flow.cost_usd = 0.0  # count_tokens and refused requests cost nothing
         return
-    price = price_for(state.config, flow.decision.provider, flow.decision.model)
+    price = price_for(config, flow.decision.provider, flow.decision.model)
     if price is None:
         flow.cost_usd = 0.0
         if total_tokens(flow.usage):
             flow.note(f"no price for {flow.decision.model!r}: counted as $0 (add it under [prices])")
     else:
         flow.cost_usd = round(cost_usd(price, flow.usage), 8)
-    state.spent_usd += flow.cost_usd
-    state.spent_tokens += total_tokens(flow.usage)
+    ledger.spent_usd += flow.cost_usd
+    ledger.spent_tokens += total_tokens(flow.usage)
+    if flow.state == "done" and flow.usage.output_tokens:
+        ledger.outputs.append(flow.usage.output_tokens)
 
 
 def _usd(value: float) -> str:
     return "$" + (f"{value:.2f}" if value >= 1 else f"{value:.6f}".rstrip("0").rstrip("."))
 
 
-def check(state: ProxyState) -> None:
-    """Refuse a new request once the session has spent its cap; the message says which cap."""
-    config = state.config
-    if config.budget_usd is not None and state.spent_usd >= config.budget_usd:
-        raise BudgetExceeded(
-            f"ccm-tui budget exceeded: this session spent ${state.spent_usd:.4f} of its "
-            f"{_usd(config.budget_usd)} cap ([budget] max_usd); raise the cap or start a new session"
-        )
-    if config.budget_tokens is not None and state.spent_tokens >= config.budget_tokens:
-        raise BudgetExceeded(
-            f"ccm-tui budget exceeded: this session used {state.spent_tokens} tokens of its "
-            f"{config.budget_tokens} cap ([budget] max_tokens); raise the cap or start a new session"
-        )
-
-
-def spend_text(state: ProxyState) -> str:
+def spend_text(spent_usd: float, spent_tokens: int, config: Config) -> str:
     """``$0.1234 / $5.00`` (or without a cap): for status bars."""
-    text = f"${state.spent_usd:.4f}"
-    if state.config.budget_usd is not None:
-        text += f" / {_usd(state.config.budget_usd)}"
-    if state.config.budget_tokens is not None:
-        text += f" · {state.spent_tokens} / {state.config.budget_tokens} tok"
+    text = f"${spent_usd:.4f}"
+    if config.budget_usd is not None:
+        text += f" / {_usd(config.budget_usd)}"
+    if config.budget_tokens is not None:
+        text += f" · {spent_tokens} / {config.budget_tokens} tok"
     return text
 
+
+def spend_share(spent_usd: float, spent_tokens: int, config: Config) -> float:
+    """How much of the tighter cap is used (0 without caps)."""
+    used = [spent / cap for spent, cap in ((spent_usd, config.budget_usd), (spent_tokens, config.budget_tokens))
+            if cap]
+    return max(used, default=0.0)

@@ -1,16 +1,23 @@
-"""One request's journey: parse → validate → route → provider → response, all on one flow record."""
+"""One request's journey: parse → validate → route → provider → response, all on one flow record.
+
+A request reads the session's config snapshot once, as it starts, and uses that snapshot to its
+end (routing, budget, fallbacks, provider): a reload or route switch meanwhile never mixes two.
+The budget hook runs before any view hears of a flow's end.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from quart import Request, Response
 
+from ..config import Config
 from ..errors import ProxyError, error_for_type
 from ..events import FlowEvent
 from ..flow import Flow
@@ -30,21 +37,23 @@ def json_response(data: dict[str, Any], status: int = 200) -> Response:
     return Response(json.dumps(data, separators=(",", ":")), status=status, content_type="application/json")
 
 
-def _finish(state: ProxyState, flow: Flow, status: int) -> None:
+def _finish(state: ProxyState, config: Config, flow: Flow, status: int) -> None:
     flow.status = status
     flow.duration_ms = flow.elapsed_ms()
     flow.state = "done"
-    budget.charge(state, flow)
+    state.release(flow)
+    budget.charge(state.session.ledger, config, flow)
     state.publish(FlowEvent.FINISHED, flow)
 
 
-def _fail(state: ProxyState, flow: Flow, err: ProxyError) -> None:
+def _fail(state: ProxyState, config: Config, flow: Flow, err: ProxyError) -> None:
     flow.status = flow.status or err.status
     flow.error = state.redactor.text(err.message)
     flow.error_type = err.error_type
     flow.duration_ms = flow.elapsed_ms()
     flow.state = "failed"
-    budget.charge(state, flow)  # a stream cut short still used (and billed) tokens
+    state.release(flow)
+    budget.charge(state.session.ledger, config, flow)  # a stream cut short still used (and billed) tokens
     state.publish(FlowEvent.FAILED, flow)
 
 
@@ -56,19 +65,19 @@ def _unexpected(exc: BaseException) -> ProxyError:
 
 
 @contextmanager
-def _failing(state: ProxyState, flow: Flow) -> Iterator[None]:
+def _failing(state: ProxyState, config: Config, flow: Flow) -> Iterator[None]:
     """Whatever escapes the block ends the flow as failed first: no row stays open forever."""
     try:
         yield
     except ProxyError as err:
-        _fail(state, flow, err)
+        _fail(state, config, flow, err)
         raise
     except BaseException as exc:  # the app's handler logs a bug; a cancellation is the client leaving
-        _fail(state, flow, _unexpected(exc))
+        _fail(state, config, flow, _unexpected(exc))
         raise
 
 
-async def _start(state: ProxyState, request: Request, kind: str) -> tuple[Flow, dict[str, Any]]:
+async def _start(state: ProxyState, config: Config, request: Request, kind: str) -> tuple[Flow, dict[str, Any]]:
     flow = Flow(request.method, request.full_path.rstrip("?"), state.redactor.headers(request.headers), kind=kind)
     flow.session_id = request.headers.get("x-claude-code-session-id")
     flow.agent_id = request.headers.get("x-claude-code-agent-id")
@@ -86,16 +95,16 @@ async def _start(state: ProxyState, request: Request, kind: str) -> tuple[Flow, 
         validate_request(body, count_tokens=kind == "count_tokens")
     except ProxyError as err:
         state.publish(FlowEvent.CREATED, flow)
-        _fail(state, flow, err)
+        _fail(state, config, flow, err)
         raise
     state.publish(FlowEvent.CREATED, flow)
     return flow, body
 
 
-def _route(state: ProxyState, flow: Flow, body: dict[str, Any], headers: Any) -> dict[str, Any]:
+def _route(state: ProxyState, config: Config, flow: Flow, body: dict[str, Any], headers: Any) -> dict[str, Any]:
     """Decide, strip the routing tag, and return the body to forward (model replaced)."""
-    with _failing(state, flow):
-        flow.decision = decide(body, headers, state.config, body_bytes=flow.request_bytes)
+    with _failing(state, config, flow):
+        flow.decision = decide(body, headers, config, body_bytes=flow.request_bytes)
     flow.estimated_input_tokens = flow.decision.estimated_tokens
     flow.state = "routed"
     state.publish(FlowEvent.ROUTED, flow)
@@ -104,11 +113,12 @@ def _route(state: ProxyState, flow: Flow, body: dict[str, Any], headers: Any) ->
 
 
 async def handle_messages(state: ProxyState, request: Request) -> Response:
-    flow, body = await _start(state, request, "messages")
-    outgoing = _route(state, flow, body, request.headers)
-    with _failing(state, flow):
-        budget.check(state)
-        upstream = await call_with_fallbacks(state, flow, outgoing, request.headers)
+    config = state.config  # this request's snapshot, to its end
+    flow, body = await _start(state, config, request, "messages")
+    outgoing = _route(state, config, flow, body, request.headers)
+    with _failing(state, config, flow):
+        budget.admit(state.session.ledger, config, flow, outgoing)
+        upstream = await call_with_fallbacks(state, config, flow, outgoing, request.headers)
     headers = {"x-ccm-route": flow.target or ""}
     for name in ("request-id", "anthropic-organization-id"):
         if name in upstream.headers:
@@ -118,16 +128,41 @@ async def handle_messages(state: ProxyState, request: Request) -> Response:
         flow.usage.update((upstream.body or {}).get("usage"))
         flow.stop_reason = (upstream.body or {}).get("stop_reason")
         flow.mark_first_byte()
-        _finish(state, flow, upstream.status)
+        _finish(state, config, flow, upstream.status)
         response = json_response(upstream.body or {}, upstream.status)
         response.headers.update(headers)
         return response
-    response = Response(_relay(state, flow, upstream.stream), status=200, headers={**SSE_HEADERS, **headers})
+    response = Response(relay_body(state, config, flow, upstream.stream), status=200,
+                        headers={**SSE_HEADERS, **headers})
     response.timeout = None
     return response
 
 
-async def _relay(state: ProxyState, flow: Flow, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+_closing: set[asyncio.Task[Any]] = set()  # upstream closes scheduled by dropped bodies (kept referenced)
+
+
+def relay_body(state: ProxyState, config: Config, flow: Flow, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The streamed response body. A body dropped before it started (the client left while the
+    headers went out: the server never iterates it, so its ``finally`` never runs) still ends the
+    flow, settles its budget reservation and closes the upstream stream."""
+    body = _relay(state, config, flow, stream)
+    loop = asyncio.get_running_loop()
+
+    def dropped() -> None:
+        if flow.state in ("done", "failed"):
+            return
+        _fail(state, config, flow, ProxyError("client disconnected"))
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None and not loop.is_closed():
+            task = loop.create_task(aclose())
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+
+    weakref.finalize(body, dropped).atexit = False
+    return body
+
+
+async def _relay(state: ProxyState, config: Config, flow: Flow, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """Pass the provider's SSE bytes on as they come; a failure mid-stream becomes ``event: error``."""
     flow.state = "streaming"
     last_progress = 0.0
@@ -149,33 +184,34 @@ async def _relay(state: ProxyState, flow: Flow, stream: AsyncIterator[bytes]) ->
         message = state.redactor.text(err.message)
         if flow.attempts:
             flow.attempts[-1].error = message  # failed after the first byte: no retry
-        _fail(state, flow, err)  # before the frame: a client gone by then must not leave the flow open
+        _fail(state, config, flow, err)  # before the frame: a client gone by then must not leave the flow open
         yield encode_event("error", {"type": "error", "error": {"type": err.error_type, "message": message}})
         return
     except BaseException as exc:  # client gone (cancelled): record it, never leave the flow open
         if flow.error is not None:  # the upstream's relayed `event: error` is what went wrong
             flow.note("client disconnected after the upstream's error")
-            _fail(state, flow, error_for_type(flow.error_type or "", flow.error))
+            _fail(state, config, flow, error_for_type(flow.error_type or "", flow.error))
         else:
-            _fail(state, flow, _unexpected(exc))
+            _fail(state, config, flow, _unexpected(exc))
         raise
     finally:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
     if flow.error is not None:  # an upstream `event: error` relayed as it came (passthrough)
-        _fail(state, flow, error_for_type(flow.error_type or "", flow.error))
+        _fail(state, config, flow, error_for_type(flow.error_type or "", flow.error))
     else:
-        _finish(state, flow, 200)
+        _finish(state, config, flow, 200)
 
 
 async def handle_count_tokens(state: ProxyState, request: Request) -> Response:
-    flow, body = await _start(state, request, "count_tokens")
-    outgoing = _route(state, flow, body, request.headers)
-    with _failing(state, flow):
-        provider = state.provider(flow.decision.provider)  # type: ignore[union-attr]
+    config = state.config
+    flow, body = await _start(state, config, request, "count_tokens")
+    outgoing = _route(state, config, flow, body, request.headers)
+    with _failing(state, config, flow):
+        provider = state.provider(flow.decision.provider, config, flow)  # type: ignore[union-attr]
         count = await provider.count_tokens(flow, outgoing, request.headers)
     flow.usage.input_tokens = count
     flow.response_body = {"input_tokens": count}
-    _finish(state, flow, 200)
+    _finish(state, config, flow, 200)
     return json_response({"input_tokens": count})

@@ -3,31 +3,39 @@
 The socket is bound here, before anything starts, so the port is known when claude launches;
 Hypercorn gets it through ``create_sockets``. Hypercorn logs to a named logger (never stdout/stderr)
 and gets a ``shutdown_trigger`` so it leaves signal handling to its host.
+
+Other threads change the proxy's session only through :meth:`ProxyServer.command`, which runs
+the command on the proxy's loop; while serving, the config file is watched for edits
+(and ``serve`` reloads on SIGHUP).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import secrets
 import signal
 import socket
 import threading
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.config import Sockets
 
 from ..config import Config
-from ..events import EventBus
+from ..events import EventBus, SessionUpdate
 from ..secrets import Redactor, Secret
 from ..tokens import warm_up
 from .app import create_app
 from .connections import AcceptFailureLog, Listener, close_idle_connections_on_eof, raise_fd_limit
-from .state import ProxyState
+from .session import RELOAD_POLL_S, Session
+from .state import ProxyState, config_secrets
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -81,15 +89,14 @@ class ProxyServer:
         host: str | None = None,
         port: int | None = None,
     ) -> None:
-        self.config = config
         self.bus = bus or EventBus()
         self.host = host or config.server.host
         self.token: Secret = config.server.auth_token or Secret("ccm-" + secrets.token_urlsafe(24))
-        keys = [p.api_key for p in config.providers.values()]
-        keys += [h for p in config.providers.values() for h in p.headers.values()]
-        self.redactor = Redactor([self.token, *keys])
+        self.redactor = Redactor([self.token, *config_secrets(config)])
         self.state = ProxyState(config, self.bus, self.token, self.redactor)
         self.app = create_app(self.state)
+        self.bus.subscribe_session(self._apply_server_settings)
+        self.reload_poll_s = RELOAD_POLL_S
         raise_fd_limit()
         close_idle_connections_on_eof()
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -107,6 +114,28 @@ class ProxyServer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+
+    @property
+    def session(self) -> Session:
+        return self.state.session
+
+    @property
+    def config(self) -> Config:
+        """The config snapshot in force now (immutable)."""
+        return self.state.config
+
+    def command(self, action: Callable[[Session], Coroutine[Any, Any, T]]) -> concurrent.futures.Future[T]:
+        """UI → proxy, the one way in: run ``action(session)`` on the proxy's loop.
+
+        Returns a future with the command's result or exception (``ConfigError``/``OSError``
+        for a route switch that changed nothing). Thread-safe; the proxy must be serving.
+        """
+        if self._loop is None or self._loop.is_closed():
+            raise RuntimeError("the proxy is not running")
+        return asyncio.run_coroutine_threadsafe(action(self.session), self._loop)
+
+    def _apply_server_settings(self, update: SessionUpdate) -> None:
+        self.app.config["MAX_CONTENT_LENGTH"] = update.config.server.max_body_bytes
 
     @property
     def base_url(self) -> str:
@@ -136,10 +165,13 @@ class ProxyServer:
         models = [model for _, model in self.config.all_models()]
         models += [target.partition(",")[2] for target in self.config.router.routes.values()]
         threading.Thread(target=_warm_up, args=(models,), name="ccm-tokens-warm-up", daemon=True).start()
+        watcher = asyncio.ensure_future(self.session.watch(self.reload_poll_s))
         self._loop.call_soon(self._ready.set)
         try:
             await hypercorn_serve(self.app, hc, shutdown_trigger=self._stop.wait)
         finally:
+            watcher.cancel()
+            await asyncio.wait({watcher})
             await self.state.aclose()
 
     def start_in_thread(self, timeout: float = 10.0) -> None:
@@ -161,13 +193,21 @@ class ProxyServer:
             raise RuntimeError(f"proxy failed to start: {self._error}")
 
     def run_forever(self, on_ready=None) -> None:  # type: ignore[no-untyped-def]
-        """Serve on the calling thread (``ccm-tui serve``) until SIGINT/SIGTERM."""
+        """Serve on the calling thread (``ccm-tui serve``) until SIGINT/SIGTERM; SIGHUP reloads the config."""
 
         async def main() -> None:
             loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self._stop.set)
+            reloads: set[asyncio.Task[bool]] = set()
+
+            def on_hup() -> None:
+                task = loop.create_task(self.session.reload("SIGHUP"))
+                reloads.add(task)
+                task.add_done_callback(reloads.discard)
+
+            loop.add_signal_handler(signal.SIGHUP, on_hup)
             if on_ready is not None:
                 loop.call_soon(on_ready)
             await self.serve()

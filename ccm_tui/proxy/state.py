@@ -1,10 +1,13 @@
-"""What the request handlers share: config, bus, token, redactor, and the provider clients."""
+"""What the request handlers share: the session, bus, token, redactor, and the provider clients."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+from collections import Counter
 from collections.abc import Mapping
+from typing import Any
 
 from ..config import Config
 from ..errors import NotFound
@@ -12,22 +15,36 @@ from ..events import EventBus, FlowEvent
 from ..flow import Flow
 from ..providers import Provider, build_provider
 from ..secrets import Redactor, Secret
+from .session import Session
 from .status import SessionSummaries
 
 log = logging.getLogger(__name__)
 
 
+def config_secrets(config: Config) -> list[Secret | None]:
+    """Every key and header value of a config's providers (what the redactor must hide)."""
+    return [s for p in config.providers.values() for s in (p.api_key, *p.headers.values())]
+
+
 class ProxyState:
     def __init__(self, config: Config, bus: EventBus, token: Secret, redactor: Redactor) -> None:
-        self.config = config
+        self.session = Session(config, bus)
         self.bus = bus
         self.token = token
         self.redactor = redactor
         self._providers: dict[str, Provider] = {}
-        self.spent_usd = 0.0
-        self.spent_tokens = 0
         self.summaries = SessionSummaries()  # per claude session, for the statusline
         bus.subscribe(self.summaries.on_event)
+        self._retired: list[Provider] = []  # replaced by a reload; requests that started before still use them
+        self._holds: dict[int, list[Provider]] = {}  # flow id → providers it used (until the flow ends)
+        self._users: Counter[int] = Counter()  # id(provider) → flows in flight that used it
+        self._closing: set[asyncio.Task[Any]] = set()
+        bus.subscribe_session(lambda update: redactor.include(config_secrets(update.config)))
+
+    @property
+    def config(self) -> Config:
+        """The snapshot in force now; a request reads it once and keeps it."""
+        return self.session.config
 
     def authorized(self, headers: Mapping[str, str]) -> bool:
         expected = self.token.reveal().encode()
@@ -37,23 +54,73 @@ class ProxyState:
             candidates.append(auth[7:].strip())
         return any(c and hmac.compare_digest(c.encode(), expected) for c in candidates)
 
-    def provider(self, name: str) -> Provider:
-        """The provider's client, created on first use on the proxy's own loop."""
+    def provider(self, name: str, config: Config, flow: Flow) -> Provider:
+        """The client for provider ``name`` as ``config`` (the request's snapshot) defines it,
+        held for ``flow`` until :meth:`release`.
+
+        Created on first use on the proxy's own loop, and again when a reload changed its
+        settings; a provider whose settings did not change keeps its connection pool. A replaced
+        one serves the requests that started before and is closed once the last of them ends.
+        """
+        settings = config.providers.get(name)
+        if settings is None:
+            raise NotFound(f"no provider named {name!r} in the config")
         provider = self._providers.get(name)
-        if provider is None:
-            config = self.config.providers.get(name)
-            if config is None:
-                raise NotFound(f"no provider named {name!r} in the config")
-            provider = self._providers[name] = build_provider(
-                config, max_response_bytes=self.config.server.max_response_bytes)
+        limit = config.server.max_response_bytes
+        if provider is None or provider.config != settings or provider.max_response_bytes != limit:
+            # a request that started before the reload finds its own; else a new one replaces the current
+            provider = next((p for p in self._retired if p.name == name and p.config == settings
+                             and p.max_response_bytes == limit), None)
+            if provider is None:
+                current = self._providers.get(name)
+                provider = self._providers[name] = build_provider(settings, max_response_bytes=limit)
+                if current is not None:
+                    self._retire(current)
+        held = self._holds.setdefault(flow.id, [])
+        if provider not in held:
+            held.append(provider)
+            self._users[id(provider)] += 1
         return provider
+
+    def open_providers(self) -> int:
+        """Provider clients open now: the current ones and replaced ones still in use."""
+        return len(self._providers) + len(self._retired)
+
+    def release(self, flow: Flow) -> None:
+        """The flow ended: a replaced provider nobody uses any more is closed."""
+        for provider in self._holds.pop(flow.id, ()):
+            self._users[id(provider)] -= 1
+            if self._users[id(provider)] <= 0:
+                del self._users[id(provider)]
+                if provider in self._retired:
+                    self._retire(provider)
+
+    def _retire(self, provider: Provider) -> None:
+        if self._users.get(id(provider)):
+            if provider not in self._retired:
+                self._retired.append(provider)
+            return
+        if provider in self._retired:
+            self._retired.remove(provider)
+        task = asyncio.get_running_loop().create_task(self._close(provider))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close(self, provider: Provider) -> None:
+        try:
+            await provider.aclose()
+        except Exception:  # noqa: BLE001 - a pool that fails to close must not fail a request
+            log.exception("closing provider %r failed", provider.name)
 
     def publish(self, event: FlowEvent, flow: Flow) -> None:
         self.bus.publish(event, flow)
 
     async def aclose(self) -> None:
         """Close every provider's connection pool, even when one of them fails to close."""
-        providers, self._providers = list(self._providers.values()), {}
+        providers, self._providers = [*self._providers.values(), *self._retired], {}
+        self._retired = []
+        if self._closing:
+            await asyncio.wait(set(self._closing))
         for provider in providers:
             try:
                 await provider.aclose()

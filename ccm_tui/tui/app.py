@@ -3,82 +3,61 @@
 Keys: ccm-tui's own actions live on F-keys (priority bindings) because claude uses Esc and
 Ctrl+letters; the app and its main screen inherit no default bindings (no ctrl+q, ctrl+p, tab).
 Flow events arrive on the proxy thread and are coalesced: the subscriber only records the flow
-and posts one message; the UI drains at most ~10 times a second.
+and posts one message; the UI drains at most ~10 times a second. Every number shown comes from
+the flow store fed that way; the config and pin shown are the last ones the proxy's session
+published. Changes (route, pin) go to the proxy as commands (``ProxyServer.command``): the
+proxy applies them, and the UI shows the outcome it reports.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
-from rich.text import Text
 from textual import work
-from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
+from textual.app import App, SuspendNotSupported
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ..claude_launch import routed_window
-from ..config import ROUTES, ConfigError
-from ..events import FlowEvent
+from ..config import ConfigError
+from ..events import FlowEvent, SessionUpdate
 from ..flow import Flow
-from ..proxy import budget
 from ..proxy.server import ProxyServer
+from ..proxy.session import Session
 from ..stats import DEFAULT_HISTORY, FlowStore
 from ..terminal.pty_session import restore_default_signals
 from . import actions
 from .claude_restart import restart_claude, window_notice
+from .commands import CcmCommands, help_screen
+from .dialogs.exit_countdown import ExitCountdown
+from .dialogs.route_picker import UNSET, RoutePicker
 from .panes.providers import ProvidersPane
 from .panes.requests import RequestsPane, RequestsTable
 from .panes.routes import RoutesPane, RoutesTable
 from .panes.tokens import TokensPane
-from .route_picker import UNSET, RoutePicker
+from .screens.main import ClaudeBox, MainScreen, status_text
 
 FLUSH_INTERVAL = 0.1  # seconds between UI refreshes under load
-EXIT_HINT = "F10 quits · F2 goes to the dashboard · F1 help"
 
 
 class FlowsPending(Message):
     """Posted (thread-safely) by the bus subscriber when flows changed since the last drain."""
 
 
-class ClaudeBox(Vertical):
-    ALLOW_MAXIMIZE = True
-    DEFAULT_CSS = """
-    ClaudeBox { border: round $primary-darken-1; width: 50%; }
-    ClaudeBox:focus-within { border: round $accent; }
-    """
+class SessionChanged(Message):
+    """Posted (thread-safely) for each session update the proxy publishes."""
 
-
-class MainScreen(Screen[None], inherit_bindings=False):
-    """No tab / ctrl+c bindings: those keys belong to claude when its pane has focus."""
-
-    def compose(self) -> ComposeResult:
-        app: CcmApp = self.app  # type: ignore[assignment]
-        with Horizontal(id="main"):
-            if app.claude_argv is not None and app.embed:
-                from .claude_pane import ClaudePane
-
-                with ClaudeBox(id="claude-box") as box:
-                    box.border_title = "claude"
-                    yield ClaudePane(app.claude_argv, app.claude_env, app.claude_cwd, exit_hint=EXIT_HINT)
-            with Vertical(id="dashboard"):
-                yield RequestsPane(app.store, id="requests")
-                yield ProvidersPane(app.store, id="providers")
-                yield TokensPane(app.store, app.config, id="tokens")
-                yield RoutesPane(app.config, id="routes")
-        yield Static(id="statusbar")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.app.main_ready()  # type: ignore[attr-defined]
+    def __init__(self, update: SessionUpdate) -> None:
+        super().__init__()
+        self.update = update
 
 
 class CcmApp(App[int], inherit_bindings=False):
@@ -92,19 +71,24 @@ class CcmApp(App[int], inherit_bindings=False):
     #tokens { height: auto; max-height: 14; }
     #statusbar { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
     """
-    BINDINGS = [
-        Binding("f1", "help", "Help", priority=True),
-        Binding("f2", "toggle_focus", "Claude⇄Dash", priority=True),
-        Binding("f3", "zoom", "Zoom", priority=True),
-        Binding("f4", "routes", "Routes", priority=True),
-        Binding("f5", "pin", "Pin", priority=True),
-        Binding("f6", "next_pane", "Next pane", priority=True),
-        Binding("f7", "resize(-5)", "Narrow", show=False, priority=True),
-        Binding("f8", "resize(5)", "Widen", show=False, priority=True),
-        Binding("f9", "command_palette", "Palette", show=False, priority=True),
-        Binding("f10", "quit", "Quit", priority=True),
-        Binding("f12", "restart_claude", "Restart claude", show=False, priority=True),
+    BINDINGS = [  # the tooltip is the key's one description: help (F1) and the palette (F9) show it
+        Binding("f1", "help", "Help", priority=True, tooltip="this help: keys, proxy URL, config and log file"),
+        Binding("f2", "toggle_focus", "Claude⇄Dash", priority=True,
+                tooltip="move focus between claude and the dashboard"),
+        Binding("f3", "zoom", "Zoom", priority=True, tooltip="zoom the focused pane to the whole screen and back"),
+        Binding("f4", "routes", "Routes", priority=True, tooltip="routes: focus the table; again: change"),
+        Binding("f5", "pin", "Pin", priority=True,
+                tooltip="pin every request to one model for this session / unpin"),
+        Binding("f6", "next_pane", "Next pane", priority=True, tooltip="next dashboard pane"),
+        Binding("f7", "resize(-5)", "Narrow", show=False, priority=True, tooltip="claude pane narrower"),
+        Binding("f8", "resize(5)", "Widen", show=False, priority=True, tooltip="claude pane wider"),
+        Binding("f9", "command_palette", "Palette", show=False, priority=True,
+                tooltip="command palette (every action)"),
+        Binding("f10", "quit", "Quit", priority=True, tooltip="quit"),
+        Binding("f12", "restart_claude", "Restart claude", show=False, priority=True,
+                tooltip="restart claude with --continue (after a route change that changes the window)"),
     ]
+    COMMANDS = App.COMMANDS | {CcmCommands}
     claude_width: reactive[int] = reactive(50)
 
     def __init__(
@@ -122,7 +106,8 @@ class CcmApp(App[int], inherit_bindings=False):
     ) -> None:
         super().__init__()
         self.server = server
-        self.config = server.state.config
+        self.config = server.config  # the last snapshot the proxy published (immutable)
+        self.pinned: str | None = server.session.pinned
         self.redactor = server.redactor
         self.claude_argv = claude_argv
         self.claude_env = claude_env or {}
@@ -136,7 +121,7 @@ class CcmApp(App[int], inherit_bindings=False):
         self._pending: dict[int, Flow] = {}
         self._lock = threading.Lock()
         self._posted = False
-        self._unsubscribe = None
+        self._unsubscribe: list[Any] = []
         self._last_dashboard: Widget | None = None
         self.told_window = routed_window(self.config)  # the compaction window claude was started with
 
@@ -150,6 +135,29 @@ class CcmApp(App[int], inherit_bindings=False):
             self._posted = True
         self.post_message(FlowsPending())
 
+    def _on_session_update(self, update: SessionUpdate) -> None:
+        """Proxy thread: hand the update to the UI thread."""
+        self.post_message(SessionChanged(update))
+
+    def on_session_changed(self, message: SessionChanged) -> None:
+        update = message.update
+        self.config, self.pinned = update.config, update.pinned
+        main = self.screen_stack[0]
+        if isinstance(main, MainScreen) and main.is_mounted:
+            main.query_one(RoutesPane).update_view(self.config, self.pinned)
+            main.query_one(TokensPane).config = self.config
+            main.query_one(TokensPane).update_view()
+            self.update_statusbar()
+        if update.kind in ("route", "pin", "reload"):
+            window_notice(self)  # claude may now compact at a window the default model no longer has
+        if update.problems:
+            shown = update.problems[:8]
+            more = f"\n… and {len(update.problems) - len(shown)} more" if len(update.problems) > len(shown) else ""
+            self.notify(update.message + ":\n" + "\n".join(shown) + more, severity="error", timeout=20,
+                        markup=False)
+        elif update.about_the_file:
+            self.notify(update.message, timeout=6, markup=False)
+
     def on_flows_pending(self, _: FlowsPending) -> None:
         self.set_timer(FLUSH_INTERVAL, self.flush_flows)
 
@@ -161,11 +169,12 @@ class CcmApp(App[int], inherit_bindings=False):
         self.ingest(flows)
 
     def ingest(self, flows: Iterable[Flow]) -> None:
-        new = self.store.ingest(flows)
+        flows = list(flows)
+        self.store.ingest(flows)
         if not self.is_running or not isinstance(self.screen_stack[0], MainScreen):
             return
         main = self.screen_stack[0]
-        main.query_one(RequestsPane).rows_changed(new)
+        main.query_one(RequestsPane).rows_changed(flows)
         main.query_one(ProvidersPane).update_view()
         main.query_one(TokensPane).update_view()
         self.update_statusbar()
@@ -176,7 +185,10 @@ class CcmApp(App[int], inherit_bindings=False):
 
     def main_ready(self) -> None:
         """The main screen is composed: subscribe to the bus and start claude (if not embedded)."""
-        self._unsubscribe = self.server.bus.subscribe(self._on_flow_event)
+        self._unsubscribe = [self.server.bus.subscribe(self._on_flow_event),
+                             self.server.bus.subscribe_session(self._on_session_update)]
+        self.config, self.pinned = self.server.config, self.server.session.pinned  # what changed before
+        self.screen.query_one(RoutesPane).update_view(self.config, self.pinned)
         self.update_statusbar()
         pane = self._claude_pane()
         if pane is not None:
@@ -187,8 +199,8 @@ class CcmApp(App[int], inherit_bindings=False):
             self.run_claude_unembedded()
 
     def on_unmount(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
 
     def watch_claude_width(self, width: int) -> None:
         if self.is_running:
@@ -196,19 +208,7 @@ class CcmApp(App[int], inherit_bindings=False):
                 box.styles.width = f"{width}%"
 
     def update_statusbar(self) -> None:
-        bar = self.screen_stack[0].query_one("#statusbar", Static)
-        text = Text.assemble(("proxy ", "bold"), self.server.base_url, "  ·  ",
-                             ("config ", "bold"), str(self.config.path or "(built-in passthrough)"))
-        if self.config.pinned:
-            text.append(f"  ·  📌 {self.config.pinned}", style="bold magenta")
-        text.append(f"  ·  {self.store.seen} requests")
-        if self.store.dropped:
-            text.append(f" ({self.store.dropped} dropped from view)", style="yellow")
-        text.append("  ·  ")
-        text.append(budget.spend_text(self.server.state), style=_spend_style(self.server.state))
-        if self.claude_exit_code is not None:
-            text.append(f"  ·  claude exited ({self.claude_exit_code})", style="bold yellow")
-        bar.update(text)
+        self.screen_stack[0].query_one("#statusbar", Static).update(status_text(self))
 
     def _claude_pane(self) -> Any:
         boxes = self.screen_stack[0].query(ClaudeBox)
@@ -244,7 +244,7 @@ class CcmApp(App[int], inherit_bindings=False):
             else:
                 self.exit(return_code=code)
 
-        self.push_screen(actions.ExitCountdown(code, self.exit_grace), decided)
+        self.push_screen(ExitCountdown(code, self.exit_grace), decided)
 
     @work(exclusive=True, group="claude")
     async def run_claude_unembedded(self) -> None:
@@ -278,7 +278,7 @@ class CcmApp(App[int], inherit_bindings=False):
         return True
 
     def action_help(self) -> None:
-        self.push_screen(actions.help_screen(self))
+        self.push_screen(help_screen(self))
 
     def action_toggle_focus(self) -> None:
         pane = self._claude_pane()
@@ -345,18 +345,24 @@ class CcmApp(App[int], inherit_bindings=False):
                                      list(self.config.providers)), chosen)
 
     def set_route(self, route: str, target: str | None) -> None:
-        try:
-            self.config.set_route(route, target)
-        except (ConfigError, OSError) as exc:
-            self.notify(f"route not changed: {exc}", severity="error", markup=False)
-            return
-        self.screen_stack[0].query_one(RoutesPane).update_view()
-        where = f"saved to {self.config.path}" if self.config.path else "this session only"
-        self.notify(f"{route} → {target or 'default'} ({where})", markup=False)
-        window_notice(self)
+        """Ask the proxy to change a route (it writes the file, then swaps the snapshot)."""
+        self.run_command(lambda session: session.set_route(route, target), "route not changed")
+
+    def run_command(self, action: Callable[[Session], Coroutine[Any, Any, str]], failure: str) -> None:
+        """Send a command to the proxy; its result (or why it changed nothing) is notified."""
+
+        async def wait() -> None:
+            try:
+                message = await asyncio.wrap_future(self.server.command(action))
+            except (ConfigError, OSError, RuntimeError) as exc:
+                self.notify(f"{failure}: {exc}", severity="error", markup=False)
+            else:
+                self.notify(message, markup=False)
+
+        self.run_worker(wait(), group="commands")
 
     def action_pin(self) -> None:
-        if self.config.pinned:
+        if self.pinned:
             self.set_pin(None)
             return
 
@@ -368,17 +374,13 @@ class CcmApp(App[int], inherit_bindings=False):
                                      providers=list(self.config.providers)), chosen)
 
     def set_pin(self, target: str | None) -> None:
-        self.config.pinned = target
-        self.screen_stack[0].query_one(RoutesPane).update_view()
-        self.update_statusbar()
-        self.notify(f"pinned to {target}" if target else "unpinned: routes apply again", markup=False)
-        window_notice(self)
+        self.run_command(lambda session: session.pin(target), "not pinned")
 
     async def action_restart_claude(self) -> None:
         await restart_claude(self)
 
     def inspect(self, flow: Flow) -> None:
-        from .inspector import Inspector
+        from .screens.inspector import Inspector
 
         self.push_screen(Inspector(flow, self.redactor))
 
@@ -403,18 +405,3 @@ class CcmApp(App[int], inherit_bindings=False):
         if pane is not None and getattr(pane, "exit_code", None) is None:
             await pane.terminate()
         self.exit(return_code=self.claude_exit_code or 0)
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield from actions.palette_commands(self)
-        for route in ROUTES:
-            yield SystemCommand(f"Route: set {route}", f"choose the provider,model for the {route} route",
-                                lambda r=route: self.pick_route(r), discover=False)
-
-
-def _spend_style(state: Any) -> str:
-    """Spend against the ``[budget]`` cap: yellow from 80 %, red once reached."""
-    used = [spent / cap for spent, cap in ((state.spent_usd, state.config.budget_usd),
-                                           (state.spent_tokens, state.config.budget_tokens)) if cap]
-    share = max(used, default=0.0)
-    return "bold red" if share >= 1 else "yellow" if share >= 0.8 else ""

@@ -29,8 +29,8 @@ def window_notice(app: CcmApp) -> None:
 
 
 async def restart_claude(app: CcmApp) -> None:
-    from .app import EXIT_HINT, ClaudeBox
-    from .claude_pane import ClaudePane
+    from .panes.claude import ClaudePane
+    from .screens.main import EXIT_HINT, ClaudeBox
 
     boxes = app.screen_stack[0].query(ClaudeBox)
     if app.claude_argv is None or not boxes:

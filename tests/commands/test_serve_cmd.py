@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import queue
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -70,3 +73,52 @@ def test_a_line_never_carries_control_characters() -> None:
     assert "\n" not in line and "\r" not in line and "\x1b" not in line and "\x07" not in line
     assert not any(0x80 <= ord(c) < 0xA0 for c in line)
     assert "claude\\x1b]0;pwned\\x07" in line and "bad\\x0aforged" in line
+
+
+def lines_of(stream) -> Callable[[float], str]:  # type: ignore[no-untyped-def]
+    """Read a pipe's lines on a thread; the returned function waits at most ``timeout`` s for the next."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+    return lambda timeout: lines.get(timeout=timeout)
+
+
+def test_serve_reloads_an_edited_config_and_survives_sighup(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    fake = FakeAnthropic()
+    with run_asgi(fake.app) as upstream:
+        config = tmp_path / "config.toml"
+        text = f"""
+[providers.anthropic]
+type = "anthropic"
+base_url = "{upstream}"
+api_key = "$KEY"
+
+[router]
+default = "anthropic,claude-sonnet-4-5"
+"""
+        config.write_text(text)
+        env = {**os.environ, "KEY": CANARY_KEY, "CCM_LOG_FILE": str(tmp_path / "log")}
+        process = subprocess.Popen([sys.executable, "-m", "ccm_tui", "serve", "--config", str(config)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            match = LINE.search(process.stdout.readline())  # type: ignore[union-attr]
+            assert match
+            base_url, token = match.groups()
+            err = lines_of(process.stderr)
+            assert "serving" in err(10)
+            config.write_text(text.replace("claude-sonnet-4-5", "claude-opus-4-1"))
+            process.send_signal(signal.SIGHUP)  # the file watcher may see the edit first: one of them reloads
+            reloaded = err(15)
+            assert reloaded.startswith("ccm-tui: config reloaded (") and "router" in reloaded, reloaded
+            process.send_signal(signal.SIGHUP)  # nothing changed since: no line, and serve keeps running
+            response = httpx.post(base_url + "/v1/messages", headers={"x-api-key": token}, timeout=10,
+                                  json={"model": "x", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
+            assert response.status_code == 200 and fake.requests[-1]["body"]["model"] == "claude-opus-4-1"
+            config.write_text("[providers\n")
+            refused = err(15)
+            assert "edit not applied" in refused, refused
+            assert "TOML syntax error" in err(5)
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=5) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()

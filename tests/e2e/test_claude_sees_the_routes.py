@@ -20,7 +20,7 @@ from ccm_tui.config import load_config
 from ccm_tui.events import EventBus
 from ccm_tui.proxy.server import ProxyServer
 from ccm_tui.tui.app import CcmApp
-from ccm_tui.tui.claude_pane import ClaudePane
+from ccm_tui.tui.panes.claude import ClaudePane
 from tests.conftest import CANARY_KEY
 from tests.e2e.conftest import REPO
 from tests.e2e.test_tui_real_claude import PROMPT, screen, wait_for

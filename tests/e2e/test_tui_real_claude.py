@@ -6,6 +6,7 @@ temporary one whose ``.claude.json`` skips the first-run dialogs.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -15,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from ccm_tui import flow as flow_module
 from ccm_tui.claude_env import claude_env
 from ccm_tui.config import load_config
 from ccm_tui.events import EventBus
 from ccm_tui.proxy.server import ProxyServer
 from ccm_tui.tui.app import CcmApp
-from ccm_tui.tui.claude_pane import ClaudePane
+from ccm_tui.tui.panes.claude import ClaudePane
 from ccm_tui.tui.panes.requests import RequestsTable
 from tests.conftest import CANARY_KEY
 from tests.fakes.anthropic_server import FakeAnthropic, Reply
@@ -87,6 +89,7 @@ async def test_real_claude_in_the_pane(claude: str, tmp_path: Path, monkeypatch:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("UPSTREAM_KEY", CANARY_KEY)
     monkeypatch.setenv("CLAUDE_CODE_MAX_RETRIES", "1")
+    monkeypatch.setattr(flow_module, "_ids", itertools.count(1))  # ids as in a fresh process, whatever ran before
     config_path = tmp_path / "config.toml"
 
     fake = FakeAnthropic()

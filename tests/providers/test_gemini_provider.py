@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from ccm_tui.config import parse_config
+from ccm_tui.flow import Flow
 from ccm_tui.providers.gemini.response import SKIP_SIGNATURE
 from tests.fakes.gemini_server import FakeGemini, GeminiReply, call_part, chunk, text_part, usage
 from tests.fakes.server import run_asgi
@@ -250,7 +251,7 @@ def test_a_model_name_cannot_leave_its_url_path_segment(proxy, fake_gemini, mode
 
 
 def test_real_model_names_still_make_urls(proxy) -> None:
-    gem = proxy.state.provider("gem")
+    gem = proxy.state.provider("gem", proxy.config, Flow("POST", "/v1/messages", {}))
     for model, path in [("gemini-2.5-pro", "models/gemini-2.5-pro"), ("gemini-2.0-flash-001", "models/gemini-2.0-flash-001"),
                         ("models/gemini-exp-1206", "models/gemini-exp-1206"), ("tunedModels/my-model-7", "tunedModels/my-model-7")]:
         assert gem.url(model, stream=False).endswith(f"/v1beta/{path}:generateContent")

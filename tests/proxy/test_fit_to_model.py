@@ -22,9 +22,7 @@ def test_text_only_model_gets_placeholders_and_clamped_max_tokens(fake_anthropic
     bus = EventBus()
     done = []
     bus.subscribe(lambda event, flow: done.append(flow) if event == FlowEvent.FINISHED else None)
-    config = anthropic_config(fake_anthropic.base_url)
-    config.providers["anthropic"].limits = anthropic_config(fake_anthropic.base_url, LIMITS).providers[
-        "anthropic"].limits
+    config = anthropic_config(fake_anthropic.base_url, LIMITS)
     server = start_proxy(config, bus)
     client = anthropic.Anthropic(base_url=server.base_url, api_key=server.token.reveal(), max_retries=0)
     messages = [

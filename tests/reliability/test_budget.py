@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import anthropic
 import httpx
 import pytest
@@ -66,7 +68,8 @@ def test_every_flow_gets_a_cost(hostile, start_hostile_proxy, flows) -> None:
     assert [f.kind for f in flows] == ["messages", "messages", "count_tokens"]
     assert [f.cost_usd for f in flows] == [pytest.approx(COST), pytest.approx(COST), 0.0]
     assert flows[0].summary()["cost_usd"] == pytest.approx(COST)
-    assert server.state.spent_usd == pytest.approx(2 * COST) and server.state.spent_tokens == 38
+    ledger = server.session.ledger
+    assert ledger.spent_usd == pytest.approx(2 * COST) and ledger.spent_tokens == 38 and not ledger.reserved
 
 
 def test_max_usd_refuses_once_exceeded_and_says_so(hostile, start_hostile_proxy, flows) -> None:
@@ -82,7 +85,8 @@ def test_max_usd_refuses_once_exceeded_and_says_so(hostile, start_hostile_proxy,
     assert "max_usd" in message
     from ccm_tui.proxy.budget import spend_text
 
-    assert spend_text(server.state) == "$0.0003 / $0.0002"
+    ledger = server.session.ledger
+    assert spend_text(ledger.spent_usd, ledger.spent_tokens, server.config) == "$0.0003 / $0.0002"
     assert info.value.response.headers["x-should-retry"] == "false"
     assert len(hostile.requests) == 2, "refused locally, and the SDK did not retry"
     assert flows[-1].error_type == "rate_limit_error" and flows[-1].cost_usd == 0.0
@@ -105,3 +109,49 @@ def test_unpriced_model_costs_zero_with_a_note(hostile, start_hostile_proxy, flo
     httpx.post(server.base_url + "/v1/messages", json=BODY, headers=auth(server)).raise_for_status()
     assert flows[-1].cost_usd == 0.0
     assert any("no price for 'm-main'" in n for n in flows[-1].notes)
+
+
+async def _concurrent(server, n: int) -> list[int]:  # type: ignore[no-untyped-def]
+    async def one(client: httpx.AsyncClient) -> int:
+        async with client.stream("POST", server.base_url + "/v1/messages", json={**BODY, "stream": True},
+                                 headers=auth(server)) as response:
+            await response.aread()
+            return response.status_code
+
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        return list(await asyncio.gather(*(one(client) for _ in range(n))))
+
+
+def test_cap_holds_under_concurrent_streams(hostile, start_hostile_proxy, flows) -> None:
+    server = start_hostile_proxy(top=PRICES + f"[budget]\nmax_usd = {COST}\n")  # the cap = one request
+    hostile.default = stream(gaps={0: 0.5})  # every stream is still open when the others arrive
+    statuses = asyncio.run(_concurrent(server, 50))
+    assert statuses.count(200) == 1 and statuses.count(429) == 49, statuses
+    assert len(hostile.requests) == 1, "refused locally"
+    spent = sum(f.cost_usd or 0.0 for f in flows)
+    assert spent <= COST + COST, "over the cap by at most one request"
+    refusal = next(f for f in flows if f.error_type == "rate_limit_error")
+    assert "in flight hold" in (refusal.error or ""), refusal.error
+    assert not server.session.ledger.reserved, "every reservation settled"
+
+
+def test_first_request_under_an_untouched_cap_is_served(hostile, start_hostile_proxy) -> None:
+    server = start_hostile_proxy(top=PRICES + "[budget]\nmax_usd = 0.000001\nmax_tokens = 5\n")
+    hostile.default = message_json()
+    first = httpx.post(server.base_url + "/v1/messages", json={**BODY, "max_tokens": 4000}, headers=auth(server))
+    assert first.status_code == 200, "its estimate alone is over both caps, yet nothing was spent or in flight"
+    assert httpx.post(server.base_url + "/v1/messages", json=BODY, headers=auth(server)).status_code == 429
+
+
+def test_concurrent_requests_share_a_cap_by_their_estimates(hostile, start_hostile_proxy, flows) -> None:
+    server = start_hostile_proxy(top=PRICES + f"[budget]\nmax_usd = {10 * COST}\n")
+    hostile.default = message_json()
+    warm_up = httpx.post(server.base_url + "/v1/messages", json=BODY, headers=auth(server))
+    assert warm_up.status_code == 200  # the session's typical output is now 7 tokens
+    hostile.default = stream(gaps={0: 0.5})
+    statuses = asyncio.run(_concurrent(server, 20))
+    served = statuses.count(200)
+    assert 5 <= served <= 10 and statuses.count(429) == 20 - served, statuses
+    assert sum(f.cost_usd or 0.0 for f in flows) <= 11 * COST + 1e-12, "over the cap by at most one request"
+    assert not server.session.ledger.reserved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import anthropic
@@ -41,7 +42,8 @@ def test_connection_error_falls_back(hostile, start_proxy, flows) -> None:
     from tests.reliability.conftest import two_provider_config
 
     config = two_provider_config(hostile.base_url, router=FALLBACK)
-    config.providers["main"].base_url = "http://127.0.0.1:9"  # nothing listens there
+    main = dataclasses.replace(config.providers["main"], base_url="http://127.0.0.1:9")  # nothing listens there
+    config = dataclasses.replace(config, providers={**config.providers, "main": main})
     from ccm_tui.events import EventBus, FlowEvent
 
     bus = EventBus()

@@ -18,6 +18,7 @@ import pytest
 
 from ccm_tui.cli import main as cli_main
 from ccm_tui.config import load_config
+from ccm_tui.config_file import write_route
 from ccm_tui.export import curl_command, flow_record, write_jsonl
 from tests.reliability.conftest import (
     BODY,
@@ -178,10 +179,10 @@ def test_config_files_written_by_ccm_tui_are_0600(tmp_path, monkeypatch) -> None
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         path.write_text(f'[providers.a]\ntype = "anthropic"\nbase_url = "http://127.0.0.1:9"\napi_key = "{CANARY_KEY}"\n'
                         'models = ["x", "y"]\n[router]\ndefault = "a,x"\n')
-        path.chmod(0o644)
+        path.chmod(0o640)
         config = load_config(path)
-        config.set_route("background", "a,y")  # the TUI's route switch writes the file back
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        write_route(config, "background", "a,y")  # the TUI's route switch writes the file back
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640, "a write-back keeps the user's mode"
         assert 'background = "a,y"' in path.read_text()
         ccr = tmp_path / "ccr.json"
         ccr.write_text(json.dumps({"Providers": [{"name": "or", "api_base_url": "https://openrouter.ai/api/v1/chat/completions",

@@ -75,9 +75,9 @@ def test_non_stream_body_that_never_ends_times_out(hostile, start_hostile_proxy)
 
 def test_default_stall_timeout_is_long_but_finite(hostile, start_hostile_proxy) -> None:
     server = start_hostile_proxy()
-    assert attempts.stall_timeout(server.state, "main") == attempts.DEFAULT_STALL_TIMEOUT_S == 300.0
+    assert attempts.stall_timeout(server.state.config, "main") == attempts.DEFAULT_STALL_TIMEOUT_S == 300.0
     server2 = start_hostile_proxy(main="stall_timeout = 42")
-    assert attempts.stall_timeout(server2.state, "main") == 42
+    assert attempts.stall_timeout(server2.state.config, "main") == 42
 
 
 def test_pings_keep_a_silent_stream_alive(hostile, start_hostile_proxy, monkeypatch) -> None:

@@ -57,34 +57,56 @@ async def test_pin_sends_everything_to_one_model_until_unpinned(make_app, server
         await pilot.press("f5")
         await pilot.pause()
         await pilot.press(*"opus", "enter")
-        await wait_for(lambda: app.config.pinned == "anthropic,claude-opus-4-1", pilot)
+        await wait_for(lambda: app.pinned == "anthropic,claude-opus-4-1", pilot)
         await send(server, "claude-haiku-4-5")
         await wait_for(lambda: app.store.session.requests == 1, pilot)
         assert app.store.at(0).route == "pinned"
         assert fake_anthropic.requests[-1]["body"]["model"] == "claude-opus-4-1"
         await pilot.press("f5")  # unpin
-        assert app.config.pinned is None
+        await wait_for(lambda: app.pinned is None, pilot)
         await send(server, "claude-haiku-4-5")
         await wait_for(lambda: app.store.session.requests == 2, pilot)
         assert fake_anthropic.requests[-1]["body"]["model"] == "claude-haiku-4-5"
     assert config_file.read_text() == before  # a pin is never written
 
 
-async def test_palette_lists_the_actions(make_app) -> None:  # type: ignore[no-untyped-def]
+async def test_palette_runs_the_actions_and_help_lists_every_key(make_app) -> None:  # type: ignore[no-untyped-def]
     from textual.command import CommandPalette
+    from textual.widgets import OptionList
+
+    from ccm_tui.tui.app import CcmApp
+    from ccm_tui.tui.commands import entries
+    from ccm_tui.tui.dialogs.route_picker import RoutePicker
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        titles = [c.title for c in app.get_system_commands(app.screen)]
-        for expected in ("Help", "Zoom pane", "Pin / unpin", "Replay request", "Copy request as curl",
-                         "Export session JSONL", "Route: set default"):
+        titles = [entry.title for entry in entries(app)]
+        for expected in ("this help: keys, proxy URL, config and log file", "zoom the focused pane to the whole "
+                         "screen and back", "Replay request", "Copy request as curl", "Export session JSONL",
+                         "Route: set default", "Token counts one by one / collapsed"):
             assert expected in titles
         await pilot.press("f9")
         await wait_for(lambda: CommandPalette.is_open(app), pilot)
+        await pilot.press(*"pin every")
+        palette = app.screen
+        await wait_for(lambda: any("pin every request" in str(o.prompt)
+                                   for o in palette.query_one(OptionList).options), pilot)
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, RoutePicker), pilot)  # F5's action, run from the palette
+        await pilot.press("escape")
+        await pilot.press("f1")
+        await wait_for(lambda: app.screen is not app.screen_stack[0], pilot)
+        shown = str(app.screen.query_one("#text-modal-body").render())
+        for binding in CcmApp.BINDINGS:
+            assert binding.tooltip in shown, binding.tooltip  # every key, described once, on its binding
+        assert "F10" in shown and "show token counts (count_tokens) one by one" in shown
 
 
-async def test_status_bar_shows_spend_against_the_budget_cap(make_app, server) -> None:  # type: ignore[no-untyped-def]
-    server.config.budget_usd = 0.0001  # the fake answers 12 in / 7 out tokens: one request crosses it
+async def test_status_bar_shows_spend_against_the_budget_cap(make_app, server,
+                                                             config_file: Path) -> None:  # type: ignore[no-untyped-def]
+    # the fake answers 12 in / 7 out tokens: one request crosses the cap; a reload brings it in
+    config_file.write_text(config_file.read_text() + "\n[budget]\nmax_usd = 0.0001\n")
+    assert server.command(lambda session: session.reload("test")).result(10)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         bar = app.screen.query_one("#statusbar")

@@ -9,7 +9,7 @@ import time
 from ccm_tui.commands.tui import run as run_tui
 from ccm_tui.events import FlowEvent
 from ccm_tui.flow import Decision, Flow
-from ccm_tui.tui.claude_pane import ClaudePane
+from ccm_tui.tui.panes.claude import ClaudePane
 
 from .conftest import SIZE, wait_for
 

@@ -6,7 +6,7 @@ import time
 from textual import events
 from textual.app import App, ComposeResult
 
-from ccm_tui.tui.claude_pane import ClaudePane
+from ccm_tui.tui.panes.claude import ClaudePane
 
 
 class PaneApp(App[None]):

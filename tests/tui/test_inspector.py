@@ -9,7 +9,8 @@ from pathlib import Path
 from rich.console import Console
 from textual.widgets import Static
 
-from ccm_tui.tui.inspector import Inspector, ReplayView, TextModal
+from ccm_tui.tui.dialogs.text import TextModal
+from ccm_tui.tui.screens.inspector import Inspector, ReplayView
 from tests.conftest import CANARY_KEY
 
 from .conftest import SIZE, send, wait_for
@@ -107,7 +108,7 @@ def test_summary_shows_notes_errors_and_headers_literally() -> None:
     """Notes quote the user's search and upstream errors: brackets in them are text, not markup."""
     from ccm_tui.flow import Attempt, Flow
     from ccm_tui.secrets import Redactor
-    from ccm_tui.tui.inspector import _kv, summary
+    from ccm_tui.tui.screens.inspector import _kv, summary
 
     flow = Flow("POST", "/v1/messages", {})
     flow.notes.append("web search via web plugin: 'a [/] b [bold]c'")
@@ -133,7 +134,7 @@ def test_summary_shows_notes_errors_and_headers_literally() -> None:
 async def test_route_picker_echoes_brackets_literally(make_app) -> None:  # type: ignore[no-untyped-def]
     from textual.widgets import Label
 
-    from ccm_tui.tui.route_picker import RoutePicker
+    from ccm_tui.tui.dialogs.route_picker import RoutePicker
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

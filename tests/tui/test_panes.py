@@ -10,7 +10,7 @@ from rich.console import Console
 
 from ccm_tui.flow import Flow
 from ccm_tui.tui import format as fmt
-from ccm_tui.tui.claude_pane import ClaudePane
+from ccm_tui.tui.panes.claude import ClaudePane
 from ccm_tui.tui.panes.providers import ProvidersPane
 from ccm_tui.tui.panes.requests import CountGroup, RequestsTable, build_rows, detail
 from ccm_tui.tui.panes.tokens import TokensPane
@@ -100,7 +100,9 @@ async def test_token_counts_collapse_into_one_row_and_t_shows_them(make_app, ser
         await pilot.press("enter")
         await wait_for(lambda: table.show_counts, pilot)
         assert table.current is not None and table.current.kind == "count_tokens"
-        assert "Token counts" in [c.title.split(":")[0] for c in app.get_system_commands(app.screen)]
+        from ccm_tui.tui.commands import entries
+
+        assert "Token counts one by one / collapsed" in [entry.title for entry in entries(app)]
 
 
 async def test_detail_line_keeps_reason_and_error_apart(make_app, server, fake_anthropic) -> None:  # type: ignore[no-untyped-def]
@@ -156,7 +158,8 @@ async def test_the_pane_says_claude_exited(make_app) -> None:  # type: ignore[no
 async def test_answers_and_curl_with_brackets_are_shown_literally(make_app, server, fake_anthropic) -> None:  # type: ignore[no-untyped-def]
     from textual.widgets import Static
 
-    from ccm_tui.tui.inspector import ReplayView, TextModal
+    from ccm_tui.tui.dialogs.text import TextModal
+    from ccm_tui.tui.screens.inspector import ReplayView
     from tests.fakes.anthropic_server import Reply
 
     literal = "see [bold]x[/bold] and [/tmp/a] as typed"
@@ -215,3 +218,53 @@ def test_providers_pane_shows_the_bad_tool_rate_per_provider_and_per_model() -> 
     assert "12% of 8" in lines["oai"] and "0% of 2" in lines["gem"]
     assert "25% of 4" in lines["m1"] and "0% of 4" in lines["m2"]
     assert "g" not in lines  # one model under gem: its provider row says it all
+
+
+async def test_incremental_rows_match_a_full_rebuild(make_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Random flushes (new flows, updates, counts in runs, history drops) keep the table's rows, and
+    where each flow is found, exactly what recomputing everything from the store gives."""
+    import random
+
+    from ccm_tui.tui.panes import requests as requests_pane
+
+    app = make_app(history=40)
+    rng = random.Random(18)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one(RequestsTable)
+        await pilot.pause()
+        rebuilds = []
+        original = requests_pane.build_rows
+        monkeypatch.setattr(requests_pane, "build_rows", lambda *a, **k: rebuilds.append(1) or original(*a, **k))
+        live: list[Flow] = []
+        for step in range(300):
+            batch = flows("".join(rng.choice("mccc") for _ in range(rng.randint(0, 6))))
+            live += batch
+            batch += rng.sample(live[-20:], min(len(live), rng.randint(0, 3)))  # updates of recent flows
+            app.ingest(sorted(set(batch), key=lambda f: f.id))
+            expected = original(app.store.newest_first(), collapse=not table.show_counts)
+            assert shape(list(table.rows)) == shape(expected), step
+            for index, row in enumerate(expected):
+                for flow in row.flows if isinstance(row, CountGroup) else [row]:
+                    assert table._index_of(flow.id) == index
+            if step % 50 == 0:
+                table.render_line(0)
+        assert not rebuilds, "a flush never recomputes every row"
+        assert app.store.dropped > 100
+
+
+async def test_long_sessions_show_whole_request_ids(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Ids pass 9999 in a long session (and across a test run): the "#" column widens, never truncates."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one(RequestsTable)
+        await pilot.pause()
+        small, big = flows("mm")
+        small.id, big.id = 42, 1_234_567
+        app.ingest([small])
+        assert table.render_line(0).text.startswith("42 ")
+        app.ingest([big])
+        await pilot.pause()
+        lines = table_text(table)
+        assert lines[0].startswith("1234567 ") and lines[1].startswith("42 "), lines[:2]
+        header = str(app.screen.query_one("#requests-header").render())
+        assert header.index("time") == lines[0].index(lines[0].split()[1]), (header, lines[0])

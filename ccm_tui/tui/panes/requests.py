@@ -2,13 +2,19 @@
 
 count_tokens calls are secondary (dim), and a run of them (``/context`` fires ~26 at once) collapses
 into one row so they cannot push the model calls out of view; ``t`` shows them one by one.
+
+Rows are maintained incrementally: a flush adds its new flows at the top, drops what the store
+dropped at the bottom, and forgets the rendered line of each row whose flow changed; other rows'
+lines come from a cache (a flush costs what it changed, not the 5,000 rows of history).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Iterable
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -21,122 +27,11 @@ from textual.widgets import Static
 
 from ...flow import Flow
 from ...stats import FlowStore
-from .. import format as fmt
+from .request_rows import COLUMNS, CountGroup, Row, build_rows, detail, id_width, layout_row, row_cells
 
-# (title, width); the model column takes what is left
-COLUMNS: tuple[tuple[str, int], ...] = (
-    ("#", 4), ("time", 8), ("route", 11), ("provider,model", 0), ("st", 4),
-    ("ttft", 6), ("dur", 6), ("in", 6), ("out", 5),
-)
-#: below these widths a column is left out, so the model column keeps room to be read
-HIDE_BELOW = {"time": 100, "ttft": 72, "#": 62, "in": 54}
-
-
-def _widths(total: int) -> list[int]:
-    """Column widths for a total width (0 = column hidden); the model column takes the rest."""
-    widths = [0 if total < HIDE_BELOW.get(title, 0) else w for title, w in COLUMNS]
-    used = sum(widths) + sum(1 for w in widths if w) + 1
-    return [max(14, total - used) if title == "provider,model" else w for (title, _), w in zip(COLUMNS, widths, strict=True)]
-
-
-@dataclass
-class CountGroup:
-    """Consecutive count_tokens flows shown as one row; ``flows`` newest first."""
-
-    flows: list[Flow]
-
-    @property
-    def newest(self) -> Flow:
-        return self.flows[0]
-
-    @property
-    def oldest(self) -> Flow:
-        return self.flows[-1]
-
-
-Row = Flow | CountGroup
-
-
-def build_rows(flows: list[Flow], collapse: bool) -> list[Row]:
-    """Newest-first flows → rows; with ``collapse``, runs of 2+ count_tokens flows become one group."""
-    if not collapse:
-        return list(flows)
-    rows: list[Row] = []
-    run: list[Flow] = []
-    for flow in [*flows, None]:
-        if flow is not None and flow.kind == "count_tokens":
-            run.append(flow)
-            continue
-        if len(run) > 1:
-            rows.append(CountGroup(run))
-        elif run:
-            rows.append(run[0])
-        run = []
-        if flow is not None:
-            rows.append(flow)
-    return rows
-
-
-def group_cells(group: CountGroup) -> list[Text]:
-    flows = group.flows
-    failed = sum(1 for f in flows if f.state == "failed")
-    running = sum(1 for f in flows if f.state not in ("done", "failed"))
-    status = (Text("ERR", style="bold red") if failed else Text("…", style="yellow") if running
-              else Text("cnt", style="green"))
-    durations = [f.duration_ms for f in flows if f.duration_ms is not None]
-    newest = group.newest
-    cells = [
-        Text(str(newest.id)), Text(fmt.clock(newest.started_at)), Text(newest.route or "–", style="cyan"),
-        Text(f"⋯ {len(flows)} token counts (t: show)", style="italic"), status, Text("–", justify="right"),
-        Text(fmt.ms(max(durations)) if durations else "–", justify="right"), Text("–", justify="right"),
-        Text("–", justify="right"),
-    ]
-    for cell in cells:
-        cell.stylize("dim")
-    return cells
-
-
-def row_cells(flow: Row) -> list[Text]:
-    if isinstance(flow, CountGroup):
-        return group_cells(flow)
-    route = flow.route or "–"
-    target = Text(flow.target or (flow.requested_model or "–"))
-    status = fmt.status(flow)
-    counting = flow.kind == "count_tokens"
-    if counting and flow.state == "done":
-        status = Text("cnt", style="green")  # a token count, not a model call
-    u = flow.usage
-    cells = [
-        Text(str(flow.id), style="dim"),
-        Text(fmt.clock(flow.started_at)),
-        Text(route, style="bold magenta" if flow.route == "pinned" else "cyan"),
-        target,
-        status,
-        Text(fmt.ms(flow.first_byte_ms), justify="right"),
-        Text(fmt.ms(flow.duration_ms if flow.duration_ms is not None else None), justify="right"),
-        Text(fmt.tokens(u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens
-                        or flow.estimated_input_tokens), justify="right"),
-        Text(fmt.tokens(u.output_tokens) if flow.state != "pending" and not counting else "–", justify="right"),
-    ]
-    if counting:
-        for cell in cells:
-            cell.stylize("dim")
-    return cells
-
-
-def layout_row(cells: list[Text], width: int) -> Text:
-    line = Text(no_wrap=True, overflow="ellipsis")
-    for w, cell in zip(_widths(width), cells, strict=True):
-        if not w:
-            continue
-        cell = cell.copy()
-        cell.truncate(w, overflow="ellipsis", pad=True)
-        if cell.justify == "right":
-            cell = Text(" " * (w - cell.cell_len)) + cell if cell.cell_len < w else cell
-            cell.truncate(w, pad=True)
-        line.append_text(cell)
-        line.append(" ")
-    return line
+LINE_CACHE = 1024  # rendered lines kept; more are dropped all at once (scrolling renders them again)
+__all__ = ["COLUMNS", "CountGroup", "RequestsPane", "RequestsTable", "Row", "build_rows", "detail", "layout_row",
+           "row_cells"]
 
 
 class RequestsTable(ScrollView, can_focus=True):
@@ -149,14 +44,15 @@ class RequestsTable(ScrollView, can_focus=True):
     RequestsTable:focus > .requests--cursor { background: $accent; color: $text; text-style: bold; }
     """
     BINDINGS = [
-        Binding("enter", "inspect", "Inspect"),
+        Binding("enter", "inspect", "Inspect", tooltip="open the inspector (on a run of token counts: show them)"),
         Binding("up,k", "move(-1)", "Up", show=False),
         Binding("down,j", "move(1)", "Down", show=False),
         Binding("pageup", "move(-20)", show=False),
         Binding("pagedown", "move(20)", show=False),
         Binding("home,g", "top", "Newest", show=False),
         Binding("end,G", "bottom", show=False),
-        Binding("t", "toggle_counts", "Token counts"),
+        Binding("t", "toggle_counts", "Token counts",
+                tooltip="show token counts (count_tokens) one by one / collapse runs of them"),
     ]
     cursor: reactive[int] = reactive(0, always_update=True)
     show_counts: reactive[bool] = reactive(False, init=False)
@@ -178,8 +74,12 @@ class RequestsTable(ScrollView, can_focus=True):
     def __init__(self, store: FlowStore, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
         self.store = store
-        self.rows: list[Row] = []
-        self._index: dict[int, int] = {}  # flow id → row
+        self.rows: deque[Row] = deque()  # rows[0] is the newest
+        self._serial: dict[int, int] = {}  # flow id → serial of its row; a row's index is top - serial
+        self._top = 0  # serial of rows[0]
+        self._lines: dict[int, Strip] = {}  # row serial → rendered line (without the cursor)
+        self._lines_key: tuple[int, int, Style] | None = None
+        self.id_width = id_width(0)
 
     @property
     def current_row(self) -> Row | None:
@@ -195,16 +95,24 @@ class RequestsTable(ScrollView, can_focus=True):
     def row_width(self) -> int:
         return self.scrollable_content_region.width or self.size.width
 
+    def _index_of(self, flow_id: int | None) -> int | None:
+        serial = self._serial.get(flow_id) if flow_id is not None else None
+        return None if serial is None else self._top - serial
+
     def _rebuild(self, follow: int | None) -> None:
-        """Recompute the rows; the cursor stays on flow ``follow`` (None: on the newest row)."""
-        self.rows = build_rows(self.store.newest_first(), collapse=not self.show_counts)
-        self._index = {}
-        for i, row in enumerate(self.rows):
+        """Recompute every row (the collapse setting changed); the cursor stays on flow ``follow``."""
+        rows = build_rows(self.store.newest_first(), collapse=not self.show_counts)
+        self.rows, self._top, self._serial, self._lines = deque(rows), len(rows), {}, {}
+        self.id_width = id_width(max((f.id for f in self.store.newest_first()), default=0))
+        for i, row in enumerate(rows):
             for flow in row.flows if isinstance(row, CountGroup) else (row,):
-                self._index[flow.id] = i
-        target = self._index.get(follow, self.cursor) if follow is not None else 0
+                self._serial[flow.id] = self._top - i
+        target = self._index_of(follow) if follow is not None else 0
+        self._settle(self.cursor if target is None else target)
+
+    def _settle(self, cursor: int) -> None:
         self.virtual_size = Size(self.row_width, len(self.rows))
-        self.cursor = max(0, min(target, len(self.rows) - 1))
+        self.cursor = max(0, min(cursor, len(self.rows) - 1))
 
     def _anchor(self) -> int | None:
         row = self.current_row
@@ -212,9 +120,58 @@ class RequestsTable(ScrollView, can_focus=True):
             return None
         return row.oldest.id if isinstance(row, CountGroup) else row.id
 
-    def rows_changed(self, new: int) -> None:
-        """Called after the store ingested flows; keeps the cursor on its flow unless it follows the top."""
-        self._rebuild(self._anchor())
+    def _add(self, flow: Flow) -> None:
+        """A new flow at the top; with collapsing, a count joins a run of counts on top."""
+        top = self.rows[0] if self.rows else None
+        if flow.kind == "count_tokens" and not self.show_counts and top is not None and (
+                isinstance(top, CountGroup) or top.kind == "count_tokens"):
+            if isinstance(top, CountGroup):
+                top.flows.insert(0, flow)
+            else:
+                self.rows[0] = CountGroup([flow, top])
+            self._lines.pop(self._top, None)
+        else:
+            self.rows.appendleft(flow)
+            self._top += 1
+        self._serial[flow.id] = self._top
+        self.id_width = max(self.id_width, id_width(flow.id))
+
+    def _trim(self) -> None:
+        """Drop the bottom rows whose flows the store no longer keeps (it drops the oldest first)."""
+        store = self.store
+        while self.rows:
+            bottom = self.rows[-1]
+            flows = bottom.flows if isinstance(bottom, CountGroup) else [bottom]
+            kept = [f for f in flows if store.get(f.id) is f]
+            if len(kept) == len(flows):
+                return
+            for flow in flows:
+                if store.get(flow.id) is not flow:
+                    self._serial.pop(flow.id, None)
+            self._lines.pop(self._top - len(self.rows) + 1, None)
+            if kept:
+                self.rows[-1] = CountGroup(kept) if len(kept) > 1 else kept[0]
+                return
+            self.rows.pop()
+
+    def rows_changed(self, flows: Iterable[Flow] = ()) -> None:
+        """The store ingested ``flows`` (in that order): new ones go on top, changed rows render again.
+
+        The cursor stays on its flow unless it follows the top.
+        """
+        anchor = self._anchor()
+        for flow in flows:
+            serial = self._serial.get(flow.id)
+            if serial is not None:
+                self._lines.pop(serial, None)
+            elif self.store.get(flow.id) is flow:
+                self._add(flow)
+        self._trim()
+        cursor = self._index_of(anchor) if anchor is not None else 0
+        self._settle(self.cursor if cursor is None else cursor)
+
+    def on_mount(self) -> None:
+        self._rebuild(None)  # whatever the store took in before the table existed
 
     def watch_show_counts(self, show: bool) -> None:
         row = self.current_row
@@ -232,6 +189,7 @@ class RequestsTable(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.row_width, len(self.rows))
+        self._lines = {}
 
     def action_move(self, delta: int) -> None:
         if self.rows:
@@ -253,15 +211,20 @@ class RequestsTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         index = self.scroll_offset.y + y
-        if index >= len(self.rows):
-            return Strip.blank(width, self.rich_style)
-        text = layout_row(row_cells(self.rows[index]), self.row_width)
-        segments = list(text.render(self.app.console))
-        strip = Strip(segments).adjust_cell_length(width, self.rich_style)
         base = self.rich_style
+        if index >= len(self.rows):
+            return Strip.blank(width, base)
+        if self._lines_key != (width, self.id_width, base) or len(self._lines) > LINE_CACHE:
+            self._lines, self._lines_key = {}, (width, self.id_width, base)
+        serial = self._top - index
+        strip = self._lines.get(serial)
+        if strip is None:
+            text = layout_row(row_cells(self.rows[index]), self.row_width, self.id_width)
+            strip = Strip(list(text.render(self.app.console))).adjust_cell_length(width, base)
+            strip = self._lines[serial] = Strip([Segment(s.text, base + s.style if s.style else base) for s in strip])
         if index == self.cursor:
             return strip.apply_style(base + self.get_component_rich_style("requests--cursor"))
-        return Strip([Segment(s.text, base + s.style if s.style else base) for s in strip])
+        return strip
 
 
 class RequestsPane(Vertical):
@@ -297,44 +260,15 @@ class RequestsPane(Vertical):
         width = self.table.row_width or self.size.width
         cells = [Text(title, justify="right" if title in ("ttft", "dur", "in", "out") else "left")
                  for title, _ in COLUMNS]
-        self.query_one("#requests-header", Static).update(layout_row(cells, width))
+        self.query_one("#requests-header", Static).update(layout_row(cells, width, self.table.id_width))
 
-    def rows_changed(self, new: int) -> None:
-        self.table.rows_changed(new)
+    def rows_changed(self, flows: Iterable[Flow] = ()) -> None:
+        ids = self.table.id_width
+        self.table.rows_changed(flows)
+        if self.table.id_width != ids:
+            self._header()
         shown, dropped = len(self.store), self.store.dropped
         self.border_subtitle = f"{shown} shown" + (f" · {dropped} older dropped from view" if dropped else "")
 
     def on_requests_table_highlighted(self, message: RequestsTable.Highlighted) -> None:
         self.query_one("#requests-reason", Static).update(detail(message.row))
-
-
-def _one_line(text: Text) -> Text:
-    text.no_wrap, text.overflow = True, "ellipsis"
-    return text
-
-
-def detail(row: Row | None) -> Text:
-    """Two lines under the table: what the highlighted row is, then its error (or a hint)."""
-    if row is None:
-        return Text("No requests yet.")
-    if isinstance(row, CountGroup):
-        first = Text.assemble((f"#{row.oldest.id}–#{row.newest.id} ", "bold"),
-                              f"{len(row.flows)} token counts (count_tokens, no model call)")
-        return _one_line(Text("\n").join([first, Text("Enter or t shows them one by one", style="dim")]))
-    flow = row
-    counting = flow.kind == "count_tokens"
-    head = Text.assemble((f"#{flow.id} ", "bold"))
-    if counting:
-        head.append("count_tokens · ", style="bold")
-    if flow.decision:
-        head.append_text(Text.assemble((flow.decision.route + " ", "cyan"), "→ ",
-                                       (f"{flow.decision.provider},{flow.decision.model}", "bold"), " · "))
-        head.append(f"{flow.usage.input_tokens} tokens" if counting and flow.state == "done"
-                    else flow.decision.reason)
-    else:
-        head.append("not routed yet" if not flow.error else "not routed", style="dim")
-    if flow.error:
-        second = Text.assemble(("error ", "bold red"), (f"{flow.status or ''} {flow.error}".strip(), "red"))
-    else:
-        second = Text("Enter: inspect · t: token counts one by one / collapsed", style="dim")
-    return _one_line(Text("\n").join([head, second]))

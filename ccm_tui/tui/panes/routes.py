@@ -12,7 +12,7 @@ from ...config import ROUTES, Config
 
 
 class RoutesTable(DataTable):
-    BINDINGS = [Binding("enter", "pick", "Change route")]
+    BINDINGS = [Binding("enter", "pick", "Change route", tooltip="change the highlighted route")]
 
     class Pick(Message):
         def __init__(self, route: str) -> None:
@@ -33,9 +33,9 @@ class RoutesPane(Vertical):
     RoutesPane #pin { height: 1; padding: 0 1; }
     """
 
-    def __init__(self, config: Config, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, config: Config, pinned: str | None, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
-        self.config = config
+        self.config, self.pinned = config, pinned
         self.border_title = "Routes"
         self.border_subtitle = "Enter: change · F5: pin"
 
@@ -51,12 +51,14 @@ class RoutesPane(Vertical):
         return self.query_one(RoutesTable)
 
     def on_mount(self) -> None:
-        self.update_view()
+        self.update_view(self.config, self.pinned)
 
     def selected_route(self) -> str:
         return ROUTES[self.table.cursor_row] if self.table.row_count else "default"
 
-    def update_view(self) -> None:
+    def update_view(self, config: Config, pinned: str | None) -> None:
+        """Show the routes of ``config`` and the pin (what the proxy's session last published)."""
+        self.config, self.pinned = config, pinned
         table = self.table
         routes = self.config.router.routes
         cursor = table.cursor_row
@@ -69,8 +71,8 @@ class RoutesPane(Vertical):
         if 0 <= cursor < table.row_count:
             table.move_cursor(row=cursor, animate=False)
         pin = self.query_one("#pin", Static)
-        if self.config.pinned:
-            pin.update(Text.assemble(("📌 pinned: ", "bold magenta"), self.config.pinned,
+        if pinned:
+            pin.update(Text.assemble(("📌 pinned: ", "bold magenta"), pinned,
                                      (" — every request goes here (session only)", "dim")))
         else:
             pin.update(Text("not pinned", style="dim"))

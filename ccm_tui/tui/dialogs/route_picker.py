@@ -9,7 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from ..config import parse_target
+from ...config import parse_target
 
 UNSET = "\x00unset"  # the "no value" choice (route → default, or unpin)
 

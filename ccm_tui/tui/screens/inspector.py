@@ -13,12 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Collapsible, Footer, Static
 
-from ..flow import Flow
-from ..secrets import Redactor
-from . import format as fmt
+from ...flow import Flow
+from ...secrets import Redactor
+from .. import format as fmt
 
 BIG_BODY = 6_000  # characters: bodies longer than this start collapsed
 
@@ -91,7 +91,7 @@ def sections(flow: Flow, redactor: Redactor) -> list[Collapsible]:
                         collapsed=len(upstream) > BIG_BODY, id="sec-up"))
     out.append(_section(f"Upstream status {flow.upstream_status or '–'} and headers",
                         _kv(sorted(redactor.headers(flow.upstream_headers).items())), collapsed=True, id="sec-up-headers"))
-    from ..export import answer_text
+    from ...export import answer_text
 
     answer = answer_text(flow)
     if answer:
@@ -116,12 +116,12 @@ class Inspector(Screen[None]):
     Inspector #inspector-scroll { height: 1fr; }
     """
     BINDINGS = [
-        Binding("escape,q", "close", "Back"),
-        Binding("c", "copy_curl", "Copy curl"),
-        Binding("e", "export", "Export JSONL"),
-        Binding("r", "replay", "Replay"),
-        Binding("o", "expand_all", "Expand all"),
-        Binding("tab", "app.focus_next", "Next section"),
+        Binding("escape,q", "close", "Back", tooltip="back to the dashboard"),
+        Binding("c", "copy_curl", "Copy curl", tooltip="copy the request as curl (redacted)"),
+        Binding("e", "export", "Export JSONL", tooltip="export this session as JSONL (redacted)"),
+        Binding("r", "replay", "Replay", tooltip="replay on another model, side by side"),
+        Binding("o", "expand_all", "Expand all", tooltip="expand every section"),
+        Binding("tab", "app.focus_next", "Next section", tooltip="next section"),
     ]
 
     def __init__(self, flow: Flow, redactor: Redactor) -> None:
@@ -170,34 +170,6 @@ class Inspector(Screen[None]):
         self.app.replay(self.flow)  # type: ignore[attr-defined]
 
 
-class TextModal(ModalScreen[None]):
-    """A scrollable text shown over the screen (the curl command, help)."""
-
-    DEFAULT_CSS = """
-    TextModal { align: center middle; }
-    TextModal > VerticalScroll { width: 90%; height: auto; max-height: 85%; border: thick $accent;
-                                 background: $surface; padding: 0 1; }
-    """
-    BINDINGS = [Binding("escape,q,enter", "close", "Close")]
-
-    def __init__(self, title: str, body: RenderableType) -> None:
-        super().__init__()
-        self.title_text = title
-        self.body = body
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll() as scroll:
-            scroll.border_title = self.title_text
-            body = Text(self.body) if isinstance(self.body, str) else self.body  # a curl command is not markup
-            yield Static(body, id="text-modal-body")
-
-    def on_mount(self) -> None:
-        self.query_one(VerticalScroll).focus()
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
 class ReplayView(Screen[None]):
     """Original answer and replayed answer, side by side."""
 
@@ -214,7 +186,7 @@ class ReplayView(Screen[None]):
         self.redactor = redactor
 
     def compose(self) -> ComposeResult:
-        from ..export import answer_text
+        from ...export import answer_text
 
         with Horizontal():
             with VerticalScroll(id="replay-left") as left:

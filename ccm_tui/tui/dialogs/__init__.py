@@ -1,0 +1,1 @@
+"""Modal dialogs: route picker, text, exit countdown."""

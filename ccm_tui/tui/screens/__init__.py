@@ -1,0 +1,1 @@
+"""Full screens: the main dashboard, the inspector and the replay view."""

@@ -1,0 +1,74 @@
+"""The main screen: claude's pane beside the dashboard panes, a status bar and the footer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from ...proxy import budget
+from ..panes.providers import ProvidersPane
+from ..panes.requests import RequestsPane
+from ..panes.routes import RoutesPane
+from ..panes.tokens import TokensPane
+
+if TYPE_CHECKING:
+    from ..app import CcmApp
+
+EXIT_HINT = "F10 quits · F2 goes to the dashboard · F1 help"
+
+
+class ClaudeBox(Vertical):
+    ALLOW_MAXIMIZE = True
+    DEFAULT_CSS = """
+    ClaudeBox { border: round $primary-darken-1; width: 50%; }
+    ClaudeBox:focus-within { border: round $accent; }
+    """
+
+
+class MainScreen(Screen[None], inherit_bindings=False):
+    """No tab / ctrl+c bindings: those keys belong to claude when its pane has focus."""
+
+    def compose(self) -> ComposeResult:
+        app: CcmApp = self.app  # type: ignore[assignment]
+        with Horizontal(id="main"):
+            if app.claude_argv is not None and app.embed:
+                from ..panes.claude import ClaudePane
+
+                with ClaudeBox(id="claude-box") as box:
+                    box.border_title = "claude"
+                    yield ClaudePane(app.claude_argv, app.claude_env, app.claude_cwd, exit_hint=EXIT_HINT)
+            with Vertical(id="dashboard"):
+                yield RequestsPane(app.store, id="requests")
+                yield ProvidersPane(app.store, id="providers")
+                yield TokensPane(app.store, app.config, id="tokens")
+                yield RoutesPane(app.config, app.pinned, id="routes")
+        yield Static(id="statusbar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.main_ready()  # type: ignore[attr-defined]
+
+
+def status_text(app: CcmApp) -> Text:
+    """The status bar: proxy, config, pin, request count and spend against the cap (from the flow store)."""
+    text = Text.assemble(("proxy ", "bold"), app.server.base_url, "  ·  ",
+                         ("config ", "bold"), str(app.config.path or "(built-in passthrough)"))
+    if app.pinned:
+        text.append(f"  ·  📌 {app.pinned}", style="bold magenta")
+    text.append(f"  ·  {app.store.seen} requests")
+    if app.store.dropped:
+        text.append(f" ({app.store.dropped} dropped from view)", style="yellow")
+    text.append("  ·  ")
+    spent = app.store.session
+    tokens = spent.input_tokens + spent.cache_read_tokens + spent.output_tokens
+    share = budget.spend_share(spent.cost_usd, tokens, app.config)
+    text.append(budget.spend_text(spent.cost_usd, tokens, app.config),
+                style="bold red" if share >= 1 else "yellow" if share >= 0.8 else "")
+    if app.claude_exit_code is not None:
+        text.append(f"  ·  claude exited ({app.claude_exit_code})", style="bold yellow")
+    return text
