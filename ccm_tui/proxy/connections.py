@@ -7,6 +7,7 @@ answered nothing until ~70 s after the flood closed.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import os
@@ -159,23 +160,42 @@ class AcceptFailureLog:
         self._last, self._held_back = now, 0
 
 
-def close_idle_connections_on_eof() -> None:
-    """Make Hypercorn close an idle connection when its client hangs up.
+def install_connection_timeouts(first_request_s: float) -> None:
+    """Make Hypercorn close a connection that sent no request within ``first_request_s``, or whose
+    client hung up; a connection that has served a request keeps Hypercorn's ``keep_alive_timeout``.
 
-    Hypercorn (0.17-0.18) keeps such a connection, and its descriptor, until the keep-alive timer
-    fires: its task group waits for the idle timer after the read loop has seen EOF. A flood that
-    closes would hold every descriptor that long. Installed once, process-wide; skipped if
-    Hypercorn's layout changed.
+    Hypercorn (0.17-0.18) has one idle timer for both cases. A short one for all would race
+    clients that reuse a keep-alive connection just as it closes (httpx keeps them 5 s: "Server
+    disconnected without sending a response"); a long one lets an idle flood hold every descriptor.
+    And it keeps a connection whose client hung up until that timer fires. Installed once,
+    process-wide; skipped if Hypercorn's layout changed.
     """
     from hypercorn.asyncio import run, tcp_server
+    from hypercorn.events import Updated
 
     base = tcp_server.TCPServer
-    if run.TCPServer is not base or not hasattr(base, "_read_data") or not hasattr(base, "_idle_timeout"):
+    if run.TCPServer is not base or not all(hasattr(base, name) for name in
+                                             ("_read_data", "_idle_timeout", "_initiate_server_close")):
         return
 
-    class EofClosingTCPServer(base):  # type: ignore[misc, valid-type]
+    class ProxyTCPServer(base):  # type: ignore[misc, valid-type]
+        _served = False
+
+        async def protocol_send(self, event: Any) -> None:
+            if isinstance(event, Updated) and not event.idle:
+                self._served = True  # a request is in flight: from now on keep-alive rules
+            await super().protocol_send(event)
+
         async def _read_data(self) -> None:
             await super()._read_data()
             await self.idle_task.stop()  # a request in flight keeps its own task; idle: nothing left
 
-    run.TCPServer = EofClosingTCPServer
+        async def _idle_timeout(self) -> None:
+            timeout = self.config.keep_alive_timeout if self._served else first_request_s
+            try:
+                await asyncio.wait_for(self.context.terminated.wait(), timeout)
+            except TimeoutError:
+                pass
+            await asyncio.shield(self._initiate_server_close())
+
+    run.TCPServer = ProxyTCPServer

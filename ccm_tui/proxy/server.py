@@ -31,7 +31,7 @@ from ..events import EventBus, SessionUpdate
 from ..secrets import Redactor, Secret
 from ..tokens import warm_up
 from .app import create_app
-from .connections import AcceptFailureLog, Listener, close_idle_connections_on_eof, raise_fd_limit
+from .connections import AcceptFailureLog, Listener, install_connection_timeouts, raise_fd_limit
 from .session import RELOAD_POLL_S, Session
 from .state import ProxyState, config_secrets
 
@@ -39,9 +39,11 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-#: A connection is closed after this long without a request (first or next): idle clients hold fds.
-#: Hypercorn's and Node's default; the claude CLI simply reconnects after an idle close (checked across a 7 s tool run).
-IDLE_CONNECTION_TIMEOUT_S = 5.0
+#: A connection that sends no request within this long is closed: idle clients hold descriptors.
+FIRST_REQUEST_TIMEOUT_S = 5.0
+#: Between requests a connection stays longer than any client keeps one (httpx 5 s, Node 4 s): the
+#: client closes first, so none reuses a connection the proxy is closing at that very moment.
+KEEP_ALIVE_TIMEOUT_S = 75.0
 
 
 def run_loop(main: Coroutine[Any, Any, None]) -> None:
@@ -98,7 +100,7 @@ class ProxyServer:
         self.bus.subscribe_session(self._apply_server_settings)
         self.reload_poll_s = RELOAD_POLL_S
         raise_fd_limit()
-        close_idle_connections_on_eof()
+        install_connection_timeouts(FIRST_REQUEST_TIMEOUT_S)
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         try:
@@ -151,7 +153,7 @@ class ProxyServer:
         hc.errorlog = logging.getLogger("ccm_tui.hypercorn")
         hc.accesslog = None
         hc.graceful_timeout = 1.0  # claude holds SSE streams open; do not wait for them long
-        hc.keep_alive_timeout = IDLE_CONNECTION_TIMEOUT_S
+        hc.keep_alive_timeout = KEEP_ALIVE_TIMEOUT_S
         hc.backlog = 1024
         return hc
 

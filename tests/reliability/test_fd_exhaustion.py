@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from ccm_tui.proxy.connections import raise_fd_limit
-from ccm_tui.proxy.server import IDLE_CONNECTION_TIMEOUT_S
+from ccm_tui.proxy.server import FIRST_REQUEST_TIMEOUT_S
+from tests.conftest import anthropic_config
 
 LIMIT = 256  # the child's fd limit: the flood only has to be bigger than this
 FLOOD = 320
@@ -120,7 +121,7 @@ def test_exhausted_fds_log_little_and_serve_again_soon_after_the_flood(tmp_path:
             assert process.poll() is None
             held_log_bytes = log.stat().st_size
         # Before the idle timeout could free them: the hang-ups themselves do (measured: ~0.1 s).
-        recovered = seconds_until(lambda: healthy(base_url), IDLE_CONNECTION_TIMEOUT_S - HOLD_S - 0.5)
+        recovered = seconds_until(lambda: healthy(base_url), FIRST_REQUEST_TIMEOUT_S - HOLD_S - 0.5)
         assert recovered is not None, "serves again soon after the flood closes"
         print(f"served again {recovered:.2f} s after the flood closed; log {log.stat().st_size} bytes")
         assert held_log_bytes < 32_000, "accept failures are logged at most once a second, without tracebacks"
@@ -141,3 +142,19 @@ def test_serve_raises_its_soft_fd_limit_to_the_hard_limit(tmp_path: Path) -> Non
         assert resource.prlimit(process.pid, resource.RLIMIT_NOFILE) == (4 * LIMIT, 4 * LIMIT)
         with flood(base_url, FLOOD):
             assert healthy(base_url), "a flood above the old soft limit no longer starves it"
+
+
+def test_a_connection_that_served_a_request_is_kept_alive_past_the_first_request_timeout(start_proxy) -> None:
+    """Only connections that never sent a request are closed early: a client reusing a kept-alive
+    connection must not race its close (httpx keeps one 5 s, the first-request limit)."""
+    server = start_proxy(anthropic_config("http://127.0.0.1:9"))
+    host, port = server.base_url.removeprefix("http://").split(":")
+    request = f"GET /health HTTP/1.1\r\nhost: {host}\r\n\r\n".encode()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        for _ in range(2):
+            sock.sendall(request)
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200"), "answered on the same connection"
+            time.sleep(FIRST_REQUEST_TIMEOUT_S + 1)
+        idle = socket.create_connection((host, int(port)), timeout=FIRST_REQUEST_TIMEOUT_S + 20)
+        with idle:
+            assert idle.recv(1) == b"", "a connection that never sent a request is closed"
