@@ -4,6 +4,10 @@ The child is untrusted: it runs tools a model chose, sometimes a third-party mod
 its environment can end up in a prompt or a tool call. It gets the proxy's URL and token and the
 user's environment (their tools need it), never a provider key: not the variables the config reads
 keys from, not any variable holding a key's value, and not ``ANTHROPIC_API_KEY``.
+
+With a provider of ``auth = "client"`` claude keeps its own login: ``ANTHROPIC_API_KEY`` (no
+provider may read it then) and ``ANTHROPIC_AUTH_TOKEN`` stay as the user set them, and the proxy
+token travels as a header line added to the user's ``ANTHROPIC_CUSTOM_HEADERS``.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ import os
 from collections.abc import Iterator, Mapping
 
 from .config import Config
-from .secrets import SENSITIVE_HEADERS
+from .secrets import PROXY_TOKEN_HEADER, SENSITIVE_HEADERS
 
 #: Variables that make claude think it runs in another terminal (tmux, iTerm, VS Code...).
 FOREIGN_TERMINAL = ("TMUX", "TMUX_PANE", "TERM_PROGRAM", "TERM_PROGRAM_VERSION", "TERMINAL_EMULATOR")
 #: claude's own credential: it would compete with the proxy token, and with the embedded default it
-#: is the upstream key. A provider that forwards claude's own credentials would keep it.
+#: is the upstream key. With a provider that forwards claude's own credentials (``auth = "client"``) it stays.
 CLAUDE_CREDENTIALS = ("ANTHROPIC_API_KEY",)
+CUSTOM_HEADERS = "ANTHROPIC_CUSTOM_HEADERS"
 
 
 def claude_env(config: Config, proxy_env: Mapping[str, str], *, embedded: bool,
@@ -28,7 +33,7 @@ def claude_env(config: Config, proxy_env: Mapping[str, str], *, embedded: bool,
     ``embedded``: claude runs in the pane's emulator, so the terminal variables describe that one.
     """
     source = os.environ if environ is None else environ
-    withheld = set(CLAUDE_CREDENTIALS)
+    withheld = set() if config.client_auth_provider() is not None else set(CLAUDE_CREDENTIALS)
     for provider in config.providers.values():
         withheld.update(provider.key_vars)
     values = set(_key_values(config))
@@ -37,8 +42,18 @@ def claude_env(config: Config, proxy_env: Mapping[str, str], *, embedded: bool,
         for name in FOREIGN_TERMINAL:
             env.pop(name, None)
         env.update(TERM="xterm-256color", COLORTERM="truecolor")
+    users_headers = env.get(CUSTOM_HEADERS, "")
     env.update(proxy_env)
+    if CUSTOM_HEADERS in proxy_env:
+        env[CUSTOM_HEADERS] = merge_custom_headers(users_headers, proxy_env[CUSTOM_HEADERS])
     return env
+
+
+def merge_custom_headers(users: str, ours: str) -> str:
+    """The user's ``ANTHROPIC_CUSTOM_HEADERS`` lines, then ours; a user line naming our header goes."""
+    kept = [line for line in users.splitlines()
+            if line.strip() and line.partition(":")[0].strip().lower() != PROXY_TOKEN_HEADER]
+    return "\n".join([*kept, ours])
 
 
 def _key_values(config: Config) -> Iterator[str]:

@@ -22,6 +22,9 @@ from .router_rules import Rule
 from .secrets import Secret
 
 PROVIDER_TYPES = ("anthropic", "openai", "gemini", "litellm")
+#: ``auth``: "key" sends the provider's api_key; "client" (type = "anthropic") forwards claude's own
+#: credential (its login, or its ANTHROPIC_API_KEY) unchanged, and claude proves itself with a header.
+PROVIDER_AUTHS = ("key", "client")
 ROUTES = ("default", "background", "think", "long_context", "web_search", "subagent", "image")
 #: Decision route names that differ from their config key (the fixtures and the UI say "websearch").
 ROUTE_KEYS = {"websearch": "web_search"}
@@ -93,6 +96,7 @@ class ProviderConfig:
     options: dict[str, Any] = field(default_factory=dict)  # provider-specific extras
     api: str | None = None  # type = "openai": "chat" or "responses" (None: the preset's)
     key_vars: tuple[str, ...] = ()  # environment variables the key and headers are read from
+    auth: str = "key"  # "key" | "client": claude's own credential, forwarded (type = "anthropic")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +171,10 @@ class Config:
     embedded_default: bool = False  # no file: pure passthrough to Anthropic
     pinned: str | None = None  # session-only "send everything to this provider,model" (never written)
 
+    def client_auth_provider(self) -> ProviderConfig | None:
+        """The provider that gets claude's own credential (``auth = "client"``; at most one)."""
+        return next((p for p in self.providers.values() if p.auth == "client"), None)
+
     def all_models(self) -> list[tuple[str, str]]:
         return [(p.name, m) for p in self.providers.values() for m in p.models]
 
@@ -194,9 +202,22 @@ def check_route(config: Config, route: str, target: str | None) -> str:
     return key
 
 
-def template() -> str:
-    """The commented file ``ccm-tui config init`` writes."""
-    return (Path(__file__).with_name("config_template.toml")).read_text(encoding="utf-8")
+_TEMPLATE_KEY = 'api_key = "$ANTHROPIC_API_KEY"\n'
+_TEMPLATE_LOGIN = 'auth = "client"          # claude\'s own login (or its ANTHROPIC_API_KEY), forwarded unchanged\n'
+
+
+def template(*, keep_claude_login: bool = False) -> str:
+    """The commented file ``ccm-tui config init`` writes. ``keep_claude_login``: the Anthropic
+    provider uses claude's own login (``auth = "client"``) instead of ``$ANTHROPIC_API_KEY``
+    (the first-run screen's "keep my Claude login")."""
+    text = (Path(__file__).with_name("config_template.toml")).read_text(encoding="utf-8")
+    if keep_claude_login:
+        head, sep, tail = text.partition(_TEMPLATE_KEY)  # the first one: [providers.anthropic]'s
+        lines = tail.splitlines(keepends=True)
+        while lines and lines[0].startswith("#"):  # the commented auth example it replaces
+            lines.pop(0)
+        text = head + _TEMPLATE_LOGIN + "".join(lines) if sep else text
+    return text
 
 
 def embedded_default() -> Config:

@@ -11,6 +11,7 @@ from .config import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_RESPONSE_BYTES,
     EFFORTS,
+    PROVIDER_AUTHS,
     PROVIDER_TYPES,
     ROUTES,
     STATUSLINE_MODES,
@@ -30,7 +31,7 @@ from .config import (
 from .provider_options import option_problems
 from .providers.openai.presets import PRESETS
 from .router_rules import Rule, rule_problems
-from .secrets import Secret, redact_url
+from .secrets import CLIENT_CREDENTIAL_HEADERS, Secret, redact_url
 
 OPENAI_PRESETS = tuple(PRESETS)  # one source: the presets themselves
 OPENAI_APIS = ("chat", "responses")
@@ -41,8 +42,10 @@ DEFAULT_BASE_URLS = {
 }
 _PROVIDER_KEYS = {
     "type", "base_url", "api_key", "models", "headers", "preset", "max_tokens_cap", "timeout",
-    "connect_timeout", "first_byte_timeout", "stall_timeout", "limits", "options", "api",
+    "connect_timeout", "first_byte_timeout", "stall_timeout", "limits", "options", "api", "auth",
 }
+#: claude's own key variable: with ``auth = "client"`` it stays claude's, so no provider may read it.
+CLAUDE_KEY_VAR = "ANTHROPIC_API_KEY"
 _ROUTER_KEYS = {*ROUTES, "long_context_threshold", "think_min_effort", "rules", "fallback", "fallbacks"}
 
 
@@ -203,6 +206,7 @@ class _Builder:
             value = self.string(headers, (*base, "headers", header))
             if value is not None:
                 resolved_headers[header] = Secret(value)
+        auth = self.auth(data, base, kind, resolved_headers)
         return ProviderConfig(
             name=name,
             type=kind,
@@ -221,7 +225,45 @@ class _Builder:
             options=self.options(kind, data, (*base, "options")),
             api=api,
             key_vars=_key_vars(data.get("api_key"), headers),
+            auth=auth,
         )
+
+    def auth(self, data: dict, base: tuple[str, ...], kind: str, headers: dict[str, Secret]) -> str:
+        """``auth``: "key" (the provider's api_key) or "client" (claude's own credential, Anthropic only)."""
+        auth = data.get("auth", "key")
+        if auth not in PROVIDER_AUTHS:
+            self.problem((*base, "auth"), "expected \"key\" (the provider's api_key) or \"client\" (claude's own login)")
+            return "key"
+        if auth == "client" and kind != "anthropic":
+            self.problem((*base, "auth"), "auth = \"client\" is for type = \"anthropic\": claude's own credential "
+                                          "is only good at Anthropic")
+            return "key"
+        if auth == "client" and "api_key" in data:
+            self.problem((*base, "api_key"), "not used with auth = \"client\" (claude's own credential is forwarded): "
+                                             "remove it")
+        for header in headers:
+            if auth == "client" and header.lower() in CLIENT_CREDENTIAL_HEADERS:
+                self.problem((*base, "headers"), f"{header}: with auth = \"client\" this header carries claude's "
+                                                 "own credential: remove it")
+        return auth
+
+    def client_auth(self, raw: dict, providers: dict[str, ProviderConfig]) -> None:
+        """At most one provider takes claude's credential, and then none reads claude's key variable."""
+        clients = [p.name for p in providers.values() if p.auth == "client"]
+        for name in clients[1:]:
+            self.problem(("providers", name, "auth"), f"only one provider may use auth = \"client\" "
+                                                      f"(already: {clients[0]!r})")
+        if not clients:
+            return
+        for provider in providers.values():
+            if CLAUDE_KEY_VAR not in provider.key_vars:
+                continue
+            entry = raw.get(provider.name, {})
+            api_key = entry.get("api_key")
+            where = "api_key" if isinstance(api_key, str) and CLAUDE_KEY_VAR in referenced_vars(api_key) else "headers"
+            self.problem(("providers", provider.name, where),
+                         f"reads ${CLAUDE_KEY_VAR}, which stays claude's own key while provider {clients[0]!r} uses "
+                         "auth = \"client\": put this provider's key in another variable")
 
     def options(self, kind: str, data: dict, path: tuple[str, ...]) -> dict[str, Any]:
         """``options``, each known to the provider type and of the right shape (see provider_options)."""
@@ -368,6 +410,7 @@ def build_config(data: dict[str, Any], text: str, env: Any, source: str) -> Conf
             provider = b.provider(name, entry)
             if provider:
                 providers[name] = provider
+        b.client_auth(raw_providers, providers)
     router = b.router(b.table(data, ("router",)), providers)
     budget = b.table(data, ("budget",))
     cfg = Config(

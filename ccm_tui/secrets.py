@@ -5,15 +5,24 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 REDACTED = "***"
+#: The header that carries the proxy token when claude keeps its own login (a provider with
+#: ``auth = "client"``): claude sends it on every request through ``ANTHROPIC_CUSTOM_HEADERS``.
+PROXY_TOKEN_HEADER = "x-ccm-token"
+#: Where claude puts its own credential (login token or ``ANTHROPIC_API_KEY``).
+CLIENT_CREDENTIAL_HEADERS = ("authorization", "x-api-key")
 SENSITIVE_HEADERS = frozenset(
-    {"authorization", "x-api-key", "x-goog-api-key", "api-key", "proxy-authorization", "cookie", "set-cookie"}
+    {"authorization", "x-api-key", "x-goog-api-key", "api-key", "proxy-authorization", "cookie", "set-cookie",
+     PROXY_TOKEN_HEADER}
 )
+#: Credentials learned at run time (claude's own, forwarded to a provider) that a Redactor keeps masking.
+MAX_LEARNED_SECRETS = 64
 
 
 class Secret:
@@ -47,10 +56,33 @@ class Redactor:
     """Replaces known secret values anywhere in text or nested data, and sensitive headers."""
 
     def __init__(self, secrets: Iterable[Secret | str | None] = ()) -> None:
-        values = {s.reveal() if isinstance(s, Secret) else s for s in secrets}
+        self._configured = {s.reveal() if isinstance(s, Secret) else s for s in secrets}
+        self._learned: dict[str, None] = {}  # insertion-ordered: the oldest goes first past the cap
+        self._lock = threading.Lock()
+        self._compile()
+
+    def _compile(self) -> None:
+        values = {*self._configured, *self._learned}
         #: The secret strings (4+ characters), longest first: a key containing another goes whole.
-        self.values: tuple[str, ...] = tuple(sorted((v for v in values if v and len(v) >= 4), key=len, reverse=True))
-        self._pattern = re.compile("|".join(re.escape(v) for v in self.values)) if self.values else None
+        ordered = tuple(sorted((v for v in values if v and len(v) >= 4), key=len, reverse=True))
+        # one attribute swap: a reader on another thread sees the old state or the new one, never half
+        self._state = (ordered, re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None)
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return self._state[0]
+
+    def learn(self, secret: Secret | str) -> None:
+        """Mask ``secret`` from now on too (claude's own credential, seen on a request); the most
+        recent :data:`MAX_LEARNED_SECRETS` are kept (a login token is refreshed now and then)."""
+        value = secret.reveal() if isinstance(secret, Secret) else secret
+        if not value or value in self._configured or value in self._learned:
+            return
+        with self._lock:
+            self._learned[value] = None
+            while len(self._learned) > MAX_LEARNED_SECRETS:
+                del self._learned[next(iter(self._learned))]
+            self._compile()
 
     def include(self, secrets: Iterable[Secret | str | None]) -> None:
         """Also redact these (a reloaded config's new keys); values already known are kept."""
@@ -59,7 +91,8 @@ class Redactor:
             self._pattern, self.values = merged._pattern, merged.values
 
     def text(self, value: str) -> str:
-        return self._pattern.sub(REDACTED, value) if self._pattern else value
+        pattern = self._state[1]
+        return pattern.sub(REDACTED, value) if pattern else value
 
     def headers(self, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
         items = headers.items() if isinstance(headers, Mapping) else headers

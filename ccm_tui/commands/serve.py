@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from typing import TextIO
@@ -80,7 +81,10 @@ def run(args) -> int:  # type: ignore[no-untyped-def]
               "(`ccm-tui config init` writes one)", file=sys.stderr)
 
     def ready() -> None:
-        print(f"ANTHROPIC_BASE_URL={server.base_url} ANTHROPIC_AUTH_TOKEN={server.token.reveal()}", flush=True)
+        # claude keeps its own login (auth = "client"): the token goes in ANTHROPIC_CUSTOM_HEADERS instead
+        token = " ".join(f"{name}={value if name == 'ANTHROPIC_AUTH_TOKEN' else shlex.quote(value)}"
+                         for name, value in server.token_env().items())
+        print(f"ANTHROPIC_BASE_URL={server.base_url} {token}", flush=True)
         print(f"ccm-tui: serving; log file {log_file}; config edits apply at once (or on SIGHUP); Ctrl-C stops",
               file=sys.stderr, flush=True)
 

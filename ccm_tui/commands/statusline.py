@@ -15,19 +15,32 @@ import sys
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from ..secrets import PROXY_TOKEN_HEADER
+
 TIMEOUT_S = 0.3
 MAX_INPUT = 1 << 20
 MAX_ANSWER = 64 * 1024
 ARROW = "⇢"
 
 
-def _fetch(url: str, token: str, session_id: str) -> dict[str, Any] | None:
+def token_header(env: os._Environ[str] | dict[str, str]) -> str | None:
+    """The header line that proves this is claude's proxy: ours from ``ANTHROPIC_CUSTOM_HEADERS`` when
+    claude keeps its own login (then its own credentials are not ours to send), else the token."""
+    for line in env.get("ANTHROPIC_CUSTOM_HEADERS", "").splitlines():
+        name, sep, value = line.partition(":")
+        if sep and name.strip().lower() == PROXY_TOKEN_HEADER and value.strip():
+            return f"{PROXY_TOKEN_HEADER}: {value.strip()}"
+    token = env.get("ANTHROPIC_AUTH_TOKEN") or env.get("ANTHROPIC_API_KEY") or ""
+    return f"Authorization: Bearer {token}" if token else None
+
+
+def _fetch(url: str, header: str, session_id: str) -> dict[str, Any] | None:
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
         return None
     path = (parts.path or "/ccm/status") + "?session_id=" + quote(session_id, safe="")
     host = parts.hostname
-    request = (f"GET {path} HTTP/1.0\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+    request = (f"GET {path} HTTP/1.0\r\nHost: {host}\r\n{header}\r\n"
                "Accept: application/json\r\n\r\n").encode()
     try:
         with socket.create_connection((host, parts.port or 80), timeout=TIMEOUT_S) as sock:
@@ -99,8 +112,8 @@ def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int
     claude_model = model.get("display_name") if isinstance(model, dict) else None
     base = env.get("ANTHROPIC_BASE_URL", "").rstrip("/")
     url = env.get("CCM_STATUS_URL") or (base + "/ccm/status" if base else "")
-    token = env.get("ANTHROPIC_AUTH_TOKEN") or env.get("ANTHROPIC_API_KEY") or ""
-    status = _fetch(url, token, session_id) if url and token else None
+    header = token_header(env)
+    status = _fetch(url, header, session_id) if url and header else None
     sys.stdout.write(render(status, claude_model if isinstance(claude_model, str) else None,
                             _wants_colour(env)) + "\n")
     return 0

@@ -14,6 +14,7 @@ import httpx
 
 from ..errors import AuthenticationFailed, ProxyError, UpstreamUnavailable, error_for_type
 from ..flow import MAX_KEPT_EVENTS, Flow
+from ..secrets import CLIENT_CREDENTIAL_HEADERS
 from ..sse import SSEFrame, encode_event, parse_frame, split_frames
 from .base import Provider, UpstreamResponse, record_event
 
@@ -70,6 +71,19 @@ class AnthropicProvider(Provider):
             )
         return {"x-api-key": self.config.api_key.reveal()}
 
+    def credential_headers(self, incoming: Mapping[str, str]) -> dict[str, str]:
+        """The configured key; with ``auth = "client"``, claude's own Authorization / x-api-key unchanged
+        (the proxy hands them to this provider only: ProxyState.headers_for)."""
+        if self.config.auth != "client":
+            return self.auth_headers()
+        own = {name: incoming[name] for name in CLIENT_CREDENTIAL_HEADERS if incoming.get(name)}
+        if not own:
+            raise AuthenticationFailed(
+                f"provider {self.name!r} uses claude's own login (auth = \"client\"), but the request carried no "
+                "credential: log in to claude (/login) or set ANTHROPIC_API_KEY for it"
+            )
+        return own
+
     def upstream_headers(self, incoming: Mapping[str, str], flow: Flow | None = None) -> dict[str, str | bytes]:
         headers: dict[str, str | bytes] = {}
         for name in FORWARDED_HEADERS:
@@ -81,7 +95,7 @@ class AnthropicProvider(Provider):
                     headers[name] = value
         headers.setdefault("anthropic-version", "2023-06-01")
         headers.update({k: v.reveal() for k, v in self.config.headers.items()})
-        headers.update(self.auth_headers())
+        headers.update(self.credential_headers(incoming))
         return headers
 
     async def messages(self, flow: Flow, body: dict[str, Any], headers: Mapping[str, str]) -> UpstreamResponse:

@@ -208,7 +208,8 @@ async def call_with_fallbacks(
             flow.attempts.append(attempt)
             t0 = time.perf_counter()
             try:
-                upstream = await _answer(state, config, flow, provider_name, outgoing, headers)
+                upstream = await _answer(state, config, flow, provider_name, outgoing,
+                                         state.headers_for(config, provider_name, headers))
             except ProxyError as err:
                 attempt.status, attempt.error = err.status, state.redactor.text(err.message)
                 attempt.duration_ms = (time.perf_counter() - t0) * 1000

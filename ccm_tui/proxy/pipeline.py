@@ -210,7 +210,7 @@ async def handle_count_tokens(state: ProxyState, request: Request) -> Response:
     outgoing = _route(state, config, flow, body, request.headers)
     with _failing(state, config, flow):
         provider = state.provider(flow.decision.provider, config, flow)  # type: ignore[union-attr]
-        count = await provider.count_tokens(flow, outgoing, request.headers)
+        count = await provider.count_tokens(flow, outgoing, state.headers_for(config, provider.name, request.headers))
     flow.usage.input_tokens = count
     flow.response_body = {"input_tokens": count}
     _finish(state, config, flow, 200)

@@ -28,7 +28,7 @@ from hypercorn.config import Sockets
 
 from ..config import Config
 from ..events import EventBus, SessionUpdate
-from ..secrets import Redactor, Secret
+from ..secrets import PROXY_TOKEN_HEADER, Redactor, Secret
 from ..tokens import warm_up
 from .app import create_app
 from .connections import AcceptFailureLog, Listener, install_connection_timeouts, raise_fd_limit
@@ -227,11 +227,20 @@ class ProxyServer:
             self._thread.join(timeout)
 
     def child_env(self) -> dict[str, str]:
-        """What claude needs to talk to this proxy and nothing else."""
+        """What claude needs to talk to this proxy and nothing else.
+
+        The token goes in ``ANTHROPIC_AUTH_TOKEN``, except when claude keeps its own login (a provider
+        with ``auth = "client"``): then in a header of its own, and claude's credentials stay its own.
+        """
         return {
             "ANTHROPIC_BASE_URL": self.base_url,
-            "ANTHROPIC_AUTH_TOKEN": self.token.reveal(),
+            **self.token_env(),
             "DISABLE_TELEMETRY": "1",
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
             "CCM_STATUS_URL": self.base_url + "/ccm/status",  # `ccm-tui statusline` asks here (same token)
         }
+
+    def token_env(self) -> dict[str, str]:
+        if self.config.client_auth_provider() is None:
+            return {"ANTHROPIC_AUTH_TOKEN": self.token.reveal()}
+        return {"ANTHROPIC_CUSTOM_HEADERS": f"{PROXY_TOKEN_HEADER}: {self.token.reveal()}"}

@@ -14,7 +14,7 @@ from ..errors import NotFound
 from ..events import EventBus, FlowEvent
 from ..flow import Flow
 from ..providers import Provider, build_provider
-from ..secrets import Redactor, Secret
+from ..secrets import CLIENT_CREDENTIAL_HEADERS, PROXY_TOKEN_HEADER, Redactor, Secret
 from .session import Session
 from .status import SessionSummaries
 
@@ -47,12 +47,35 @@ class ProxyState:
         return self.session.config
 
     def authorized(self, headers: Mapping[str, str]) -> bool:
+        """The proxy token in ``x-ccm-token``; or, unless claude keeps its own login (a provider with
+        ``auth = "client"``: those headers are then claude's credential), in x-api-key or a Bearer."""
         expected = self.token.reveal().encode()
-        candidates = [headers.get("x-api-key", "")]
-        auth = headers.get("authorization", "")
-        if auth[:7].lower() == "bearer ":
-            candidates.append(auth[7:].strip())
+        candidates = [headers.get(PROXY_TOKEN_HEADER, "")]
+        if self.config.client_auth_provider() is None:
+            candidates.append(headers.get("x-api-key", ""))
+            auth = headers.get("authorization", "")
+            if auth[:7].lower() == "bearer ":
+                candidates.append(auth[7:].strip())
         return any(c and hmac.compare_digest(c.encode(), expected) for c in candidates)
+
+    def headers_for(self, config: Config, provider: str, headers: Mapping[str, str]) -> dict[str, str]:
+        """The incoming headers as ``provider`` may see them: claude's own credential only for the
+        provider with ``auth = "client"`` in ``config`` (the request's snapshot), which forwards it; the
+        redactor masks it from then on."""
+        settings = config.providers.get(provider)
+        keep_credential = settings is not None and settings.auth == "client"
+        out: dict[str, str] = {}
+        for name, value in headers.items():
+            name = name.lower()
+            if name in out or name == PROXY_TOKEN_HEADER:
+                continue
+            if name in CLIENT_CREDENTIAL_HEADERS:
+                if not keep_credential:
+                    continue
+                scheme, _, token = value.partition(" ")
+                self.redactor.learn(token.strip() if scheme.lower() == "bearer" and token.strip() else value)
+            out[name] = value
+        return out
 
     def provider(self, name: str, config: Config, flow: Flow) -> Provider:
         """The client for provider ``name`` as ``config`` (the request's snapshot) defines it,
