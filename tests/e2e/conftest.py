@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-_LINE = re.compile(r"ANTHROPIC_BASE_URL=(\S+) ANTHROPIC_AUTH_TOKEN=(\S+)")
+#: serve's first line; with auth = "client" the token comes as claude's custom header instead
+_LINE = re.compile(r"ANTHROPIC_BASE_URL=(\S+) (?:ANTHROPIC_AUTH_TOKEN=(\S+)|ANTHROPIC_CUSTOM_HEADERS='x-ccm-token: (\S+)')")
 
 
 def one_provider_config(name: str, kind: str, base_url: str, model: str, key_var: str) -> str:
@@ -91,7 +92,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Serve]]:
         if not match:
             process.kill()
             raise AssertionError(f"serve printed {first!r}; stderr: {process.stderr.read()}")  # type: ignore[union-attr]
-        handle = Serve(process, match.group(1), match.group(2), [])
+        handle = Serve(process, match.group(1), match.group(2) or match.group(3), [])
         running.append(handle)
         return handle
 
