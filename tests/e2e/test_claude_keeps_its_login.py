@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,7 @@ from tests.fakes.server import run_asgi
 pytestmark = pytest.mark.e2e
 
 CLAUDE_KEY = "sk-ant-api03-e2e-claude-own-key-4b7d"
+CLAUDE_LOGIN = "sk-ant-oat01-e2e-subscription-login-90ce"
 OTHER_KEY = "sk-other-e2e-route-key"
 CONFIG = """
 [providers.claude]
@@ -102,3 +104,33 @@ def test_claude_keeps_its_own_key(claude, serve, tmp_path: Path) -> None:  # typ
     assert not [line for line in lines if CLAUDE_KEY in line]
     log = (tmp_path / "ccm.log").read_text() if (tmp_path / "ccm.log").exists() else ""
     assert CLAUDE_KEY not in log
+
+
+def test_claude_keeps_its_subscription_login(claude, serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A claude signed in (its login in ~/.claude/.credentials.json) sends it through the proxy as it is."""
+    fake = FakeAnthropic()
+    fake.default = Reply(text="pong with claude's login")
+    home = tmp_path / "home"
+    (home / ".claude").mkdir(parents=True)
+    login = {"accessToken": CLAUDE_LOGIN, "refreshToken": "sk-ant-ort01-e2e-refresh", "subscriptionType": "max",
+             "expiresAt": int(time.time() * 1000) + 3_600_000, "scopes": ["user:inference", "user:profile"]}
+    (home / ".claude" / ".credentials.json").write_text(json.dumps({"claudeAiOauth": login}))
+    with run_asgi(fake.app) as anthropic_url, FakeOpenAI(responder=openai_answer) as other:
+        text = CONFIG.format(anthropic=anthropic_url, openai=other.base_url)
+        handle = serve(text, env={"OTHER_KEY": OTHER_KEY})
+        proxy_env = {"ANTHROPIC_BASE_URL": handle.base_url, "ANTHROPIC_CUSTOM_HEADERS": f"x-ccm-token: {handle.token}",
+                     "DISABLE_TELEMETRY": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+        users = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "OTHER_KEY": OTHER_KEY,
+                 "CLAUDE_CODE_MAX_RETRIES": "1", "IS_SANDBOX": "1"}
+        env = claude_env(parse_config(text, env=users), proxy_env, embedded=False, environ=users)
+        result = run(claude, env, home)
+        assert result["is_error"] is False, result
+        assert result["result"] == "pong with claude's login"
+        assert fake.requests
+        for request in fake.requests:
+            assert request["headers"].get("authorization") == f"Bearer {CLAUDE_LOGIN}"
+            assert "oauth-2025-04-20" in request["headers"].get("anthropic-beta", "")
+            assert PROXY_TOKEN_HEADER not in request["headers"]
+        result = run(claude, env, home, "--model", "claude-ccm/other,fake-gpt")
+        assert result["result"] == "pong from the other route"
+        assert other.requests and not [r for r in other.requests if CLAUDE_LOGIN in json.dumps(r.headers)]
