@@ -25,6 +25,7 @@ import httpx
 
 from ..config import Config, ConfigError, load_config, parse_target
 from ..limits import limits_for
+from ..secrets import PROXY_TOKEN_HEADER
 from ..sse import SSEDecoder
 
 CAPABILITIES = ("stream", "non-stream", "tool", "parallel", "thinking", "image", "count_tokens", "web_search")
@@ -206,7 +207,7 @@ def check_route(config: Config, route: str, target: str) -> dict[str, Outcome]:
     server.start_in_thread()
     outcomes: dict[str, Outcome] = {}
     try:
-        headers = {**HEADERS, "x-api-key": server.token.reveal()}
+        headers = {**HEADERS, PROXY_TOKEN_HEADER: server.token.reveal()}  # accepted whatever the auth mode
         with httpx.Client(base_url=server.base_url, headers=headers, timeout=TIMEOUT_S) as client:
             probe = Probe(client)
             checks: dict[str, Callable[[], Outcome]] = {
