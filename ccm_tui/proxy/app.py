@@ -41,9 +41,9 @@ def create_app(state: ProxyState) -> Quart:
         if request.path in _OPEN_PATHS:
             return None
         if not state.authorized(request.headers):
-            return error_response(
-                AuthenticationFailed("invalid or missing proxy token: send it as x-api-key or Authorization: Bearer")
-            )
+            where = ("x-ccm-token (claude: in ANTHROPIC_CUSTOM_HEADERS; a provider uses claude's own login)"
+                     if state.config.client_auth_provider() else "x-api-key or Authorization: Bearer")
+            return error_response(AuthenticationFailed(f"invalid or missing proxy token: send it as {where}"))
         return None
 
     @app.route("/", methods=["GET", "HEAD"])

@@ -145,7 +145,7 @@ def test_without_the_local_header_the_proxy_refuses(served, upstreams: Upstreams
     for headers in ({"x-api-key": CLAUDE_KEY}, {"x-api-key": token}, {"authorization": f"Bearer {token}"},
                     {PROXY_TOKEN_HEADER: "wrong", "x-api-key": CLAUDE_KEY}):
         sdk = client(server, headers, local=False)
-        with pytest.raises(anthropic.AuthenticationError):
+        with pytest.raises(anthropic.AuthenticationError, match="x-ccm-token"):
             ask(sdk)
     for path in ("/ccm/status", "/v1/models"):
         assert httpx.get(server.base_url + path, headers={"authorization": f"Bearer {token}"}).status_code == 401
