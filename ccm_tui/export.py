@@ -1,7 +1,7 @@
 """Flows leaving the app: a redacted curl command, JSONL records, and an answer's plain text.
 
 Everything here goes through the proxy's :class:`~ccm_tui.secrets.Redactor`; the proxy token is
-never written out, only a ``$ANTHROPIC_AUTH_TOKEN`` reference.
+never written out, only a ``$ANTHROPIC_AUTH_TOKEN`` (or ``$CCM_TOKEN``) reference.
 """
 
 from __future__ import annotations
@@ -16,17 +16,24 @@ from typing import Any
 
 from .config import state_dir
 from .flow import Flow
-from .secrets import Redactor, private_dir, write_private
+from .secrets import PROXY_TOKEN_HEADER, Redactor, private_dir, write_private
 
 _FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta", "x-claude-code-session-id")
 
 
-def curl_command(flow: Flow, base_url: str, redactor: Redactor) -> str:
-    """A shell command that re-sends the incoming request to the proxy (token as an env reference)."""
+def curl_command(flow: Flow, base_url: str, redactor: Redactor, *, client_auth: bool = False) -> str:
+    """A shell command that re-sends the incoming request to the proxy (token as an env reference).
+
+    ``client_auth``: claude keeps its own login (a provider with ``auth = "client"``), so the proxy
+    token goes in ``x-ccm-token`` and claude's credential is a ``$ANTHROPIC_API_KEY`` reference.
+    """
     headers = {k.lower(): v for k, v in redactor.headers(flow.request_headers).items()}
     parts = ["curl", "-sS", "-N", shlex.quote(base_url.rstrip("/") + (flow.path or "/v1/messages"))]
     parts += ["-H", shlex.quote("content-type: application/json")]
-    parts += ["-H", '"x-api-key: $ANTHROPIC_AUTH_TOKEN"']
+    if client_auth:
+        parts += ["-H", f'"{PROXY_TOKEN_HEADER}: $CCM_TOKEN"', "-H", '"x-api-key: $ANTHROPIC_API_KEY"']
+    else:
+        parts += ["-H", '"x-api-key: $ANTHROPIC_AUTH_TOKEN"']
     for name in _FORWARDED_HEADERS:
         if name in headers:
             parts += ["-H", shlex.quote(f"{name}: {headers[name]}")]

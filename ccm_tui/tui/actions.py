@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 
 
 def copy_curl(app: CcmApp, flow: Flow) -> None:
-    command = curl_command(flow, app.server.base_url, app.redactor)
+    client_auth = app.config.client_auth_provider() is not None
+    command = curl_command(flow, app.server.base_url, app.redactor, client_auth=client_auth)
     app.copy_to_clipboard(command)
-    app.push_screen(TextModal("curl — copied to the clipboard (token as $ANTHROPIC_AUTH_TOKEN)", command))
+    where = "token as $CCM_TOKEN, claude's key as $ANTHROPIC_API_KEY" if client_auth else "token as $ANTHROPIC_AUTH_TOKEN"
+    app.push_screen(TextModal(f"curl — copied to the clipboard ({where})", command))
 
 
 def export_session(app: CcmApp, session_id: str | None) -> None:

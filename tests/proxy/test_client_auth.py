@@ -17,7 +17,7 @@ import pytest
 
 from ccm_tui.config import Config, parse_config
 from ccm_tui.events import EventBus, FlowEvent
-from ccm_tui.export import flow_record
+from ccm_tui.export import curl_command, flow_record
 from ccm_tui.flow import Flow
 from ccm_tui.history.store import record_of
 from ccm_tui.proxy.server import ProxyServer
@@ -128,6 +128,9 @@ def test_claudes_own_key_reaches_the_client_auth_provider_unchanged(served, upst
     assert stored["x-api-key"] == "***" and stored[PROXY_TOKEN_HEADER] == "***"
     assert not leaks(flow_record(flow, server.redactor), CLAUDE_KEY, server.token.reveal())
     assert not leaks(record_of(flow, "test", server.redactor, bodies=True), CLAUDE_KEY, server.token.reveal())
+    curl = curl_command(flow, server.base_url, server.redactor, client_auth=True)
+    assert '"x-ccm-token: $CCM_TOKEN"' in curl and '"x-api-key: $ANTHROPIC_API_KEY"' in curl
+    assert not leaks(curl, CLAUDE_KEY, server.token.reveal())
 
 
 def test_claudes_login_token_is_forwarded_as_its_bearer(served, upstreams: Upstreams) -> None:  # type: ignore[no-untyped-def]
