@@ -42,6 +42,7 @@ from .dialogs.route_picker import UNSET, RoutePicker
 from .panes.providers import ProvidersPane
 from .panes.requests import RequestsPane, RequestsTable
 from .panes.routes import RoutesPane, RoutesTable
+from .panes.sessions import SessionsPane
 from .panes.tokens import TokensPane
 from .screens.main import ClaudeBox, MainScreen, status_text
 
@@ -175,6 +176,7 @@ class CcmApp(App[int], inherit_bindings=False):
             return
         main = self.screen_stack[0]
         main.query_one(RequestsPane).rows_changed(flows)
+        main.query_one(SessionsPane).flows_changed()
         main.query_one(ProvidersPane).update_view()
         main.query_one(TokensPane).update_view()
         self.update_statusbar()

@@ -65,3 +65,36 @@ async def test_tree_nests_agents_updates_in_place_and_filters_on_select() -> Non
         assert picked.label.startswith("agent agent-aa")
         chosen = [f for f in store.newest_first() if picked.predicate(f)]
         assert sorted(f.agent_id for f in chosen) == ["agent-aaaa-bbbb", "agent-aaaa-bbbb", "agent-cccc-dddd"]
+
+
+async def test_sessions_pane_in_the_dashboard_filters_the_requests_table(make_app, server) -> None:  # type: ignore[no-untyped-def]
+    """Real traffic with Claude Code's session/agent headers through the proxy; pick the subagent node."""
+    import httpx
+
+    from ccm_tui.tui.panes.requests import RequestsPane
+    from ccm_tui.tui.panes.sessions import SessionsPane
+    from tests.tui.conftest import wait_for
+
+    app = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        body = {"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+        base = {"x-api-key": server.token.reveal(), "x-claude-code-session-id": "sess-42"}
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+            for agent in (None, "agent-7", "agent-7", None):
+                headers = {**base, **({"x-claude-code-agent-id": agent} if agent else {})}
+                assert (await client.post("/v1/messages", json=body, headers=headers)).status_code == 200
+        table = app.screen.query_one(RequestsPane).table
+        await wait_for(lambda: len(table.rows) == 4, pilot)
+        tree = app.screen.query_one(SessionsPane).query_one(SessionsTree)
+        await wait_for(lambda: len(lines(tree)) == 3, pilot)
+        assert lines(tree)[0].startswith("session sess-42  4 req")
+        assert lines(tree)[2].startswith("    agent agent-7  2 req")
+        tree.focus()
+        tree.move_cursor(tree.root.children[0].children[0].children[0])
+        await pilot.press("enter")
+        await wait_for(lambda: len(table.rows) == 2, pilot)
+        assert {row.agent_id for row in table.rows} == {"agent-7"}
+        assert "agent agent-7" in str(app.screen.query_one(RequestsPane).border_subtitle)
+        table.focus()
+        await pilot.press("escape")
+        await wait_for(lambda: len(table.rows) == 4, pilot)

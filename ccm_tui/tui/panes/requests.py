@@ -11,7 +11,7 @@ lines come from a cache (a flush costs what it changed, not the 5,000 rows of hi
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from rich.segment import Segment
 from rich.style import Style
@@ -53,6 +53,7 @@ class RequestsTable(ScrollView, can_focus=True):
         Binding("end,G", "bottom", show=False),
         Binding("t", "toggle_counts", "Token counts",
                 tooltip="show token counts (count_tokens) one by one / collapse runs of them"),
+        Binding("escape", "clear_filter", "Show all", show=False, tooltip="show every request again (clear the filter)"),
     ]
     cursor: reactive[int] = reactive(0, always_update=True)
     show_counts: reactive[bool] = reactive(False, init=False)
@@ -65,6 +66,9 @@ class RequestsTable(ScrollView, can_focus=True):
         @property
         def flow(self) -> Flow | None:
             return self.row.newest if isinstance(self.row, CountGroup) else self.row
+
+    class FilterChanged(Message):
+        """The filter was set or cleared."""
 
     class Inspect(Message):
         def __init__(self, flow: Flow) -> None:
@@ -80,6 +84,22 @@ class RequestsTable(ScrollView, can_focus=True):
         self._lines: dict[int, Strip] = {}  # row serial → rendered line (without the cursor)
         self._lines_key: tuple[int, int, Style] | None = None
         self.id_width = id_width(0)
+        self.keep: Callable[[Flow], bool] | None = None  # the filter: only flows it keeps are rows
+        self.filter_label = ""
+
+    def set_filter(self, keep: Callable[[Flow], bool] | None, label: str = "") -> None:
+        """Show only the flows ``keep`` accepts (None: all of them); ``label`` names the filter."""
+        self.keep, self.filter_label = keep, label if keep is not None else ""
+        self._rebuild(None)
+        self.post_message(self.FilterChanged())
+
+    def action_clear_filter(self) -> None:
+        if self.keep is not None:
+            self.set_filter(None)
+
+    def _shown(self) -> list[Flow]:
+        flows = self.store.newest_first()
+        return flows if self.keep is None else [f for f in flows if self.keep(f)]
 
     @property
     def current_row(self) -> Row | None:
@@ -101,9 +121,10 @@ class RequestsTable(ScrollView, can_focus=True):
 
     def _rebuild(self, follow: int | None) -> None:
         """Recompute every row (the collapse setting changed); the cursor stays on flow ``follow``."""
-        rows = build_rows(self.store.newest_first(), collapse=not self.show_counts)
+        shown = self._shown()
+        rows = build_rows(shown, collapse=not self.show_counts)
         self.rows, self._top, self._serial, self._lines = deque(rows), len(rows), {}, {}
-        self.id_width = id_width(max((f.id for f in self.store.newest_first()), default=0))
+        self.id_width = id_width(max((f.id for f in shown), default=0))
         for i, row in enumerate(rows):
             for flow in row.flows if isinstance(row, CountGroup) else (row,):
                 self._serial[flow.id] = self._top - i
@@ -160,12 +181,18 @@ class RequestsTable(ScrollView, can_focus=True):
         The cursor stays on its flow unless it follows the top.
         """
         anchor = self._anchor()
+        newest = self.rows[0].newest.id if self.rows and isinstance(self.rows[0], CountGroup) else \
+            self.rows[0].id if self.rows else 0
         for flow in flows:
             serial = self._serial.get(flow.id)
             if serial is not None:
-                self._lines.pop(serial, None)
-            elif self.store.get(flow.id) is flow:
+                self._lines.pop(serial, None)  # a filtered row whose flow no longer matches stays until rebuilt
+            elif self.store.get(flow.id) is flow and (self.keep is None or self.keep(flow)):
+                if flow.id < newest:  # an older flow that matches the filter only now (it failed, say)
+                    self._rebuild(anchor)
+                    return
                 self._add(flow)
+                newest = flow.id
         self._trim()
         cursor = self._index_of(anchor) if anchor is not None else 0
         self._settle(self.cursor if cursor is None else cursor)
@@ -267,8 +294,17 @@ class RequestsPane(Vertical):
         self.table.rows_changed(flows)
         if self.table.id_width != ids:
             self._header()
-        shown, dropped = len(self.store), self.store.dropped
-        self.border_subtitle = f"{shown} shown" + (f" · {dropped} older dropped from view" if dropped else "")
+        self._subtitle()
+
+    def on_requests_table_filter_changed(self, message: RequestsTable.FilterChanged) -> None:
+        message.stop()
+        self._subtitle()
+
+    def _subtitle(self) -> None:
+        table, dropped = self.table, self.store.dropped
+        shown = f"{len(table.rows)} rows of {len(self.store)} · {table.filter_label} (Esc: all)" if table.keep \
+            else f"{len(self.store)} shown"
+        self.border_subtitle = shown + (f" · {dropped} older dropped from view" if dropped else "")
 
     def on_requests_table_highlighted(self, message: RequestsTable.Highlighted) -> None:
         self.query_one("#requests-reason", Static).update(detail(message.row))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.text import Text
+from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets._tree import TreeNode, UnknownNodeID
@@ -107,3 +108,37 @@ class SessionsTree(Tree[Key]):
         if model is None:
             return
         self.post_message(self.Filter(node_filter(model), node_label(model).plain.split("  ", 1)[0]))
+
+
+class SessionsPane(Vertical):
+    """The tree in a titled, zoomable pane; refreshed at most once a second (building it walks the
+    store's flows, which the proxy's thread must not wait for)."""
+
+    ALLOW_MAXIMIZE = True
+    REFRESH_S = 1.0
+    DEFAULT_CSS = """
+    SessionsPane { border: round $primary-darken-1; height: auto; max-height: 10; }
+    SessionsPane:focus-within { border: round $accent; }
+    SessionsPane SessionsTree { height: auto; max-height: 8; background: transparent; }
+    """
+
+    def __init__(self, store: FlowStore, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.store = store
+        self.border_title = "Sessions"
+        self._stale = False
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield SessionsTree(self.store, id="sessions-tree")
+
+    def on_mount(self) -> None:
+        self.query_one(SessionsTree).refresh_from_store()
+        self.set_interval(self.REFRESH_S, self._refresh_if_stale)
+
+    def flows_changed(self) -> None:
+        self._stale = True
+
+    def _refresh_if_stale(self) -> None:
+        if self._stale:
+            self._stale = False
+            self.query_one(SessionsTree).refresh_from_store()

@@ -14,6 +14,7 @@ from ...proxy import budget
 from ..panes.providers import ProvidersPane
 from ..panes.requests import RequestsPane
 from ..panes.routes import RoutesPane
+from ..panes.sessions import SessionsPane, SessionsTree
 from ..panes.tokens import TokensPane
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class MainScreen(Screen[None], inherit_bindings=False):
                     yield ClaudePane(app.claude_argv, app.claude_env, app.claude_cwd, exit_hint=EXIT_HINT)
             with Vertical(id="dashboard"):
                 yield RequestsPane(app.store, id="requests")
+                yield SessionsPane(app.store, id="sessions")
                 yield ProvidersPane(app.store, id="providers")
                 yield TokensPane(app.store, app.config, id="tokens")
                 yield RoutesPane(app.config, app.pinned, id="routes")
@@ -52,6 +54,10 @@ class MainScreen(Screen[None], inherit_bindings=False):
 
     def on_mount(self) -> None:
         self.app.main_ready()  # type: ignore[attr-defined]
+
+    def on_sessions_tree_filter(self, message: SessionsTree.Filter) -> None:
+        """A node picked in the Sessions pane: the requests table shows its requests."""
+        self.query_one(RequestsPane).table.set_filter(message.predicate, message.label)
 
 
 def status_text(app: CcmApp) -> Text:
