@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .flow import Flow
-from .history.store import FlowRecord, cache_hit_rate
-from .stats import TERMINAL_STATES, percentile
+from .history.store import FlowRecord
+from .stats import TERMINAL_STATES, cache_hit_rate, percentile
 
 UNKNOWN_SESSION = "unknown"
 MAIN_THREAD = "main"

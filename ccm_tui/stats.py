@@ -31,6 +31,12 @@ def percentile(values: Sequence[float], pct: float) -> float | None:
     return ordered[rank - 1]
 
 
+def cache_hit_rate(cache_read: int, other_input: int) -> float | None:
+    """Share of input tokens served from a prompt cache; None before any input was seen."""
+    total = cache_read + other_input
+    return cache_read / total if total else None
+
+
 def sparkline(values: Iterable[float], width: int = 12) -> str:
     """The last ``width`` values as block characters scaled to their maximum."""
     tail = list(values)[-width:]

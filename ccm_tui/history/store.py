@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from ..flow import Flow
 from ..secrets import Redactor
+from ..stats import cache_hit_rate
 
 #: A flow whose bodies take more than this (JSON, before compression) keeps a marker instead.
 MAX_BODY_BYTES_PER_FLOW = 4 * 1024 * 1024
@@ -115,12 +116,6 @@ class UsageRow:
                 "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
                 "cache_read_tokens": self.cache_read_tokens, "cache_write_tokens": self.cache_write_tokens,
                 "cache_hit_rate": self.cache_hit_rate, "cost_usd": round(self.cost_usd, 6)}
-
-
-def cache_hit_rate(cache_read: int, other_input: int) -> float | None:
-    """Share of input tokens served from a prompt cache; None before any input was seen."""
-    total = cache_read + other_input
-    return cache_read / total if total else None
 
 
 @dataclass(slots=True)

@@ -19,10 +19,10 @@ from ..claude_launch import default_target
 from ..config import Config, parse_target
 from ..events import FlowEvent
 from ..flow import Flow
-from ..history.store import cache_hit_rate
 from ..limits import limits_for
 from ..model_ids import alias
 from ..sessions import UNKNOWN_SESSION
+from ..stats import cache_hit_rate
 
 MAX_SESSIONS = 256  # least recently active dropped first
 MAX_SESSION_ID = 200

@@ -268,3 +268,11 @@ async def test_long_sessions_show_whole_request_ids(make_app) -> None:  # type: 
         assert lines[0].startswith("1234567 ") and lines[1].startswith("42 "), lines[:2]
         header = str(app.screen.query_one("#requests-header").render())
         assert header.index("time") == lines[0].index(lines[0].split()[1]), (header, lines[0])
+
+
+def test_providers_pane_shows_each_providers_cache_hit_rate() -> None:
+    from ccm_tui.tui.panes.providers import cache_rate
+
+    assert cache_rate(0, 0).plain == "—"
+    assert cache_rate(810, 190).plain == "81%" and cache_rate(810, 190).style == "green"
+    assert cache_rate(0, 500).plain == "0%"

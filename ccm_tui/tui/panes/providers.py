@@ -6,7 +6,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from ...stats import FlowStore, sparkline
+from ...stats import FlowStore, cache_hit_rate, sparkline
 from .. import format as fmt
 
 
@@ -38,8 +38,8 @@ class StatPane(Static, can_focus=True):
 
 
 # (header, priority): when the pane is too narrow, the lowest priority columns go first
-COLUMNS = (("req", 6), ("err", 5), ("p50", 4), ("p95", 2), ("ttft", 1), ("in", 3), ("out", 3), ("cost", 2),
-           ("bad tools", 4), ("latency", 0))
+COLUMNS = (("req", 6), ("err", 5), ("p50", 4), ("p95", 2), ("ttft", 1), ("in", 3), ("out", 3), ("cache", 3),
+           ("cost", 2), ("bad tools", 4), ("latency", 0))
 NAME_MIN = 10  # the provider column never gets narrower than this (or its longest name)
 MODEL_PREFIX = " └ "  # a per-model row under its provider (only the tool-call rate)
 
@@ -49,6 +49,14 @@ def bad_tools(invalid: int, checked: int) -> Text:
     if not checked:
         return Text("—", style="dim")
     return Text(f"{100 * invalid / checked:.0f}% of {checked}", style="bold red" if invalid else "dim")
+
+
+def cache_rate(cache_read: int, other_input: int) -> Text:
+    """Share of the input served from the provider's prompt cache (— before any input)."""
+    rate = cache_hit_rate(cache_read, other_input)
+    if rate is None:
+        return Text("—", style="dim")
+    return Text(f"{rate:.0%}", style="green" if rate >= 0.5 else "yellow" if rate >= 0.2 else "dim")
 
 
 class ProvidersPane(StatPane):
@@ -67,6 +75,7 @@ class ProvidersPane(StatPane):
                 "p50": Text(fmt.ms(stats.p("latency", 50))), "p95": Text(fmt.ms(stats.p("latency", 95))),
                 "ttft": Text(fmt.ms(stats.p("ttft", 50))),
                 "in": Text(fmt.tokens(t.input_tokens)), "out": Text(fmt.tokens(t.output_tokens)),
+                "cache": cache_rate(t.cache_read_tokens, t.input_tokens),
                 "cost": Text(fmt.usd(t.cost_usd)),
                 "bad tools": bad_tools(*self.store.invalid_tool_rate(name)),
                 "latency": Text(sparkline(stats.latency_ms, 10), style="green"),
