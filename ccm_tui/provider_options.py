@@ -77,6 +77,7 @@ _OPENAI_SPECIAL: dict[str, Check] = {
     "effort_style": optional(one_of("reasoning_effort", "openrouter")),
     "reasoning_models": optional(pattern),
     "search_models": optional(pattern),
+    "cache_control_models": optional(pattern),
     "mid_system": one_of("system", "merge"),
     "web_search": one_of("plugin", "options", "none"),
     "api": one_of("chat", "responses"),

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from ccm_tui.errors import InvalidRequest
+from ccm_tui.providers.openai.caching import session_key
 from ccm_tui.providers.openai.presets import get_preset
 from ccm_tui.providers.openai.responses_request import (
-    session_key,
     strict_ok,
     translate_responses_request,
 )

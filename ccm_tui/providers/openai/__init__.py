@@ -15,6 +15,7 @@ from ...sse import encode_event
 from ..base import Provider, UpstreamResponse, record_event
 from ..blocks import message_events
 from ..toolcheck import ToolCheck
+from .caching import session_key
 from .presets import PRESETS, Preset, get_preset
 from .request import Limits, translate_request
 from .response import REFUSAL_NOTE, error_from_openai, refusal_of, repaired_calls, translate_response
@@ -56,7 +57,8 @@ class OpenAIProvider(Provider):
         cap = provider_limits(self.config, model).max_output_tokens  # max_tokens_cap folded in
         search = plan_web_search(body, self.preset, self.name, model)
         translated = translate_request(
-            body, self.preset, limits=Limits(max_output_tokens=cap), note=flow.note, search=search
+            body, self.preset, limits=Limits(max_output_tokens=cap), note=flow.note, search=search,
+            session=session_key(body, headers.get("x-claude-code-session-id") or flow.session_id),
         )
         stream = bool(body.get("stream"))
         check = ToolCheck.for_flow(flow, body, self.name, model)

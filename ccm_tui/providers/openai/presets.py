@@ -49,13 +49,17 @@ class Preset:
     short_tool_ids: bool = False
     #: "chat" (``/chat/completions``) or "responses" (``/responses``); ``api`` in the provider table wins.
     api: str = "chat"
+    #: Send a session-stable ``prompt_cache_key`` (the Chat path; the Responses path always does).
+    prompt_cache_key: bool = False
+    #: Models (regex) that cache only at ``cache_control`` breakpoints, kept from Claude Code's request.
+    cache_control_models: str | None = None
 
 
 PRESETS: dict[str, Preset] = {
     "openai": Preset(
         "openai", "https://api.openai.com/v1", effort_style="reasoning_effort",
         reasoning_models=r"(^|/)(o\d|gpt-5)", effort_levels=("minimal", "low", "medium", "high"),
-        web_search="options", search_models=r"search",
+        web_search="options", search_models=r"search", prompt_cache_key=True,
     ),
     "openai-responses": Preset(
         "openai-responses", "https://api.openai.com/v1", reasoning_models=r"(^|/)(o\d|gpt-5|codex)",
@@ -64,6 +68,7 @@ PRESETS: dict[str, Preset] = {
     "openrouter": Preset(
         "openrouter", "https://openrouter.ai/api/v1", echo_reasoning="reasoning", effort_style="openrouter",
         effort_levels=("minimal", "low", "medium", "high", "xhigh"), top_k=True, extra_headers=(("X-Title", "ccm-tui"),), web_search="plugin",
+        cache_control_models=r"^(anthropic|google)/",
     ),
     "deepseek": Preset("deepseek", "https://api.deepseek.com/v1", echo_reasoning="reasoning_content"),
     # Groq: gpt-oss takes reasoning_effort low | medium | high; its other models reject it.

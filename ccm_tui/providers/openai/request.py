@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import InvalidRequest
+from .caching import identifier, keep_breakpoints, marks_breakpoints
 from .presets import Preset, is_reasoning_model
 from .response import shorten_tool_ids
 from .websearch import SearchPlan, apply_search
@@ -66,7 +67,7 @@ Note = Callable[[str], None]
 
 def translate_request(
     body: dict[str, Any], preset: Preset, *, limits: Limits | None = None, note: Note | None = None,
-    search: SearchPlan | None = None,
+    search: SearchPlan | None = None, session: str | None = None,
 ) -> Translated:
     note = note or (lambda _text: None)
     model = str(body.get("model") or "")
@@ -125,6 +126,10 @@ def translate_request(
     user = _object(body, "metadata").get("user_id")
     if preset.send_user and isinstance(user, str) and user:
         p["user"] = stable_user(user)
+    if preset.prompt_cache_key and session:
+        p["prompt_cache_key"] = identifier(session)
+    if marks_breakpoints(preset, model):
+        keep_breakpoints(p["messages"], body)
 
     fmt = _object(body, "output_config").get("format") or body.get("output_format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):

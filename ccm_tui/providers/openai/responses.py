@@ -14,8 +14,9 @@ from ...flow import Flow
 from ...limits import provider_limits
 from ..base import UpstreamResponse
 from ..toolcheck import ToolCheck
+from .caching import session_key
 from .response import REFUSAL_NOTE
-from .responses_request import session_key, translate_responses_request
+from .responses_request import translate_responses_request
 from .responses_response import refused_in, repaired_calls, responses_error, translate_responses_response
 from .responses_stream import ResponsesStreamTranslator
 from .websearch import SearchStream, search_message

@@ -10,7 +10,6 @@ The shared Chat pieces (system text, user parts, tool names, effort, user id) ar
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 
 from ...errors import InvalidRequest
 from ..websearch import user_query
+from .caching import identifier
 from .presets import Preset, is_reasoning_model
 from .request import (
     Note,
@@ -32,7 +32,6 @@ from .request import (
 from .responses_response import reasoning_item
 from .websearch import search_tool
 
-MAX_IDENTIFIER = 64  # safety_identifier and prompt_cache_key
 REASONING_INCLUDE = "reasoning.encrypted_content"
 
 
@@ -94,9 +93,9 @@ def translate_responses_request(
 
     user = _object(body, "metadata").get("user_id")
     if preset.send_user and isinstance(user, str) and user:
-        p["safety_identifier"] = _identifier(stable_user(user))
+        p["safety_identifier"] = identifier(stable_user(user))
     if session:
-        p["prompt_cache_key"] = _identifier(session)
+        p["prompt_cache_key"] = identifier(session)
 
     fmt = _object(body, "output_config").get("format") or body.get("output_format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
@@ -107,31 +106,6 @@ def translate_responses_request(
     if body.get("stream"):
         p["stream"] = True
     return out
-
-
-def _identifier(value: str) -> str:
-    """OpenAI caps these ids at 64 characters: longer ones become a stable hash."""
-    return value if len(value) <= MAX_IDENTIFIER else "ccm_" + hashlib.sha256(value.encode()).hexdigest()[:40]
-
-
-def session_key(body: Mapping[str, Any], session_header: str | None) -> str | None:
-    """What stays the same for a whole conversation: Claude Code's session id header, else the
-    session part of ``metadata.user_id``. None when neither is there (no cache key is better
-    than one that changes every turn)."""
-    if session_header:
-        return "ccm-" + session_header
-    user = _object(dict(body), "metadata").get("user_id")
-    if isinstance(user, str) and user:
-        try:
-            parsed = json.loads(user)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict) and isinstance(parsed.get("session_id"), str):
-            return "ccm-" + parsed["session_id"]
-        _, marker, tail = user.partition("_session_")
-        if marker and tail:
-            return "ccm-" + tail
-    return None
 
 
 # -- tools ---------------------------------------------------------------------------------------
