@@ -35,6 +35,7 @@ from ..proxy.session import Session
 from ..stats import DEFAULT_HISTORY, FlowStore
 from ..terminal.pty_session import restore_default_signals
 from . import actions
+from .cache_notice import cache_move_text
 from .claude_restart import restart_claude, window_notice
 from .commands import CcmCommands, help_screen
 from .dialogs.exit_countdown import ExitCountdown
@@ -142,6 +143,7 @@ class CcmApp(App[int], inherit_bindings=False):
 
     def on_session_changed(self, message: SessionChanged) -> None:
         update = message.update
+        moved = cache_move_text(self, self.config, update.config) if update.kind in ("route", "pin") else None
         self.config, self.pinned = update.config, update.pinned
         main = self.screen_stack[0]
         if isinstance(main, MainScreen) and main.is_mounted:
@@ -151,6 +153,8 @@ class CcmApp(App[int], inherit_bindings=False):
             self.update_statusbar()
         if update.kind in ("route", "pin", "reload"):
             window_notice(self)  # claude may now compact at a window the default model no longer has
+        if moved:
+            self.notify(moved, title="prompt cache", timeout=12, markup=False)
         if update.problems:
             shown = update.problems[:8]
             more = f"\n… and {len(update.problems) - len(shown)} more" if len(update.problems) > len(shown) else ""

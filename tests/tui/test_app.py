@@ -116,3 +116,23 @@ async def test_status_bar_shows_spend_against_the_budget_cap(make_app, server,
         await wait_for(lambda: app.store.session.requests == 1, pilot)
         await wait_for(lambda: "/ $0.0001" in str(bar.render()) and "$0.0000 /" not in str(bar.render()), pilot)
         assert (await send(server)).status_code == 429, "over the cap: refused with a typed error"
+
+
+async def test_pinning_another_model_says_what_the_lost_prompt_cache_costs(make_app, server, fake_anthropic) -> None:  # type: ignore[no-untyped-def]
+    from tests.fakes.anthropic_server import Reply
+
+    fake_anthropic.default = Reply(usage={"input_tokens": 2_000, "output_tokens": 7, "cache_read_input_tokens": 40_000})
+    app = make_app()
+    notes: list[str] = []
+    app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await send(server, "claude-sonnet-4-5")
+        await wait_for(lambda: app.store.last_main is not None and app.store.last_main.state == "done", pilot)
+        await pilot.press("f5")
+        await pilot.pause()
+        await pilot.press(*"opus", "enter")
+        await wait_for(lambda: app.pinned == "anthropic,claude-opus-4-1", pilot)
+        await wait_for(lambda: any("not cached there" in n for n in notes), pilot)
+    [note] = [n for n in notes if "not cached there" in n]
+    assert "from anthropic,claude-sonnet-4-5 to anthropic,claude-opus-4-1" in note
+    assert "42.0k-token context" in note and "$" in note  # priced at opus' input price
