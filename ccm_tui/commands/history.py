@@ -93,6 +93,9 @@ def run_history(args: argparse.Namespace) -> int:
         return 2
     if store is None:
         return 0
+    if args.open and args.session is None:
+        print("ccm-tui: --open needs --session ID (see `ccm-tui history` for the ids)", file=sys.stderr)
+        return 2
     if args.session is None:
         sessions = store.sessions(since=since)
         width = max([7, *(len(s.session_id) for s in sessions)])
@@ -104,10 +107,12 @@ def run_history(args: argparse.Namespace) -> int:
         return 0
     from ..sessions import build_tree, record_samples
 
-    records = list(store.records(since=since, session=args.session))
+    records = list(store.records(since=since, session=args.session, with_bodies=args.open))
     if not records:
         print(f"ccm-tui: no requests of session {args.session!r} since --since {args.since}", file=sys.stderr)
         return 1
+    if args.open:
+        return _open_past(args, records)
     for tree in build_tree(record_samples(records)):
         for depth, node in tree.walk():
             whole = node.total() if node.kind == "session" else node
@@ -120,11 +125,32 @@ def run_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_past(args: argparse.Namespace, records: list) -> int:  # type: ignore[type-arg]
+    """The recorded session in the dashboard, read-only; the proxy serves replays on the current config."""
+    from ..events import EventBus
+    from ..history.store import flow_of
+    from ..logs import setup_file_logging
+    from ..proxy.server import ProxyServer
+    from ..tui.past import past_session_app
+
+    config = load_config(getattr(args, "config", None))
+    setup_file_logging()
+    server = ProxyServer(config, EventBus())
+    server.start_in_thread()
+    try:
+        past_session_app(server, [flow_of(r) for r in records], args.session).run()
+    finally:
+        server.stop()
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction, add_config) -> None:  # type: ignore[type-arg, no-untyped-def]
     history = sub.add_parser("history", help="list past sessions, or one session's agent tree")
     add_config(history)
     history.add_argument("--since", default="7d", help="how far back: 30m, 12h, 7d, 2w (default 7d)")
     history.add_argument("--session", metavar="ID", help="one session's agent tree ('unknown': no session header)")
+    history.add_argument("--open", action="store_true",
+                         help="with --session: open it in the dashboard, read-only (inspect, replay)")
     usage = sub.add_parser("usage", help="spend, tokens and cache hit rates from the history")
     add_config(usage)
     usage.add_argument("--since", default="30d", help="how far back (default 30d)")

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..flow import Flow
+from ..flow import Attempt, Decision, Flow
 from ..secrets import Redactor
 from ..stats import cache_hit_rate
 
@@ -92,6 +92,33 @@ def record_of(flow: Flow, process: str, redactor: Redactor, *, bodies: bool) -> 
 
 def decode_bodies(blob: bytes | None) -> dict[str, Any]:
     return json.loads(zlib.decompress(blob)) if blob else {}
+
+
+def flow_of(record: FlowRecord) -> Flow:
+    """A stored record as a (finished) flow the panes and the inspector can show, and replay can send.
+
+    It gets a new flow id (ids restart in every process); the recorded one is kept in a note.
+    """
+    bodies = decode_bodies(record.bodies)
+    flow = Flow("POST", "/v1/messages" if record.kind == "messages" else "/v1/messages/count_tokens", {},
+                request_body=bodies.get("request"), started_at=record.started_at, kind=record.kind,
+                stream=record.stream)
+    flow.session_id, flow.agent_id, flow.parent_agent_id = record.session_id, record.agent_id, record.parent_agent_id
+    flow.requested_model = record.requested_model
+    if record.provider is not None and record.model is not None:
+        flow.decision = Decision(record.route or "-", record.provider, record.model, record.reason or "")
+    flow.upstream_body, flow.response_body = bodies.get("upstream"), bodies.get("response")
+    flow.events = bodies.get("events") or []
+    flow.status, flow.state, flow.stop_reason = record.status, record.state, record.stop_reason
+    flow.first_byte_ms, flow.duration_ms = record.first_byte_ms, record.duration_ms
+    flow.usage.update({"input_tokens": record.input_tokens, "output_tokens": record.output_tokens,
+                       "cache_read_input_tokens": record.cache_read_tokens,
+                       "cache_creation_input_tokens": record.cache_write_tokens})
+    flow.cost_usd, flow.error, flow.error_type = record.cost_usd, record.error, record.error_type
+    flow.attempts = [Attempt(a.get("provider") or "", a.get("model") or "", record.started_at, a.get("status"),
+                             a.get("error"), a.get("duration_ms")) for a in record.attempts]
+    flow.notes = [f"recorded as #{record.flow_id} of process {record.process}", *record.notes]
+    return flow
 
 
 @dataclass(slots=True)

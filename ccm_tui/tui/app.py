@@ -126,6 +126,7 @@ class CcmApp(App[int], inherit_bindings=False):
         self._unsubscribe: list[Any] = []
         self._last_dashboard: Widget | None = None
         self.told_window = routed_window(self.config)  # the compaction window claude was started with
+        self.past_session: str | None = None  # a recorded session shown read-only (tui/past.py)
 
     # -- event bridge ---------------------------------------------------------------------------
     def _on_flow_event(self, event: FlowEvent, flow: Flow) -> None:

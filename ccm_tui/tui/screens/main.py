@@ -64,6 +64,8 @@ def status_text(app: CcmApp) -> Text:
     """The status bar: proxy, config, pin, request count and spend against the cap (from the flow store)."""
     text = Text.assemble(("proxy ", "bold"), app.server.base_url, "  ·  ",
                          ("config ", "bold"), str(app.config.path or "(built-in passthrough)"))
+    if app.past_session is not None:
+        text.append(f"  ·  past session {app.past_session} (read-only; replays are live)", style="bold cyan")
     if app.pinned:
         text.append(f"  ·  📌 {app.pinned}", style="bold magenta")
     text.append(f"  ·  {app.store.seen} requests")
