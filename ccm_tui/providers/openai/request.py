@@ -150,9 +150,14 @@ def translate_request(
 
 
 # -- tools ---------------------------------------------------------------------------------------
-def _tools(tools: list[dict[str, Any]], note: Note) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def client_tools(tools: list[Any], note: Note) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The client tools as ``{name, parameters[, description]}`` with upstream-safe names and JSON
+    schemas (both wire formats wrap them their own way), and upstream name → Anthropic name where
+    they differ. Server tools are noted and left out: the target cannot run them."""
     out, names = [], {}
     for tool in tools:
+        if not isinstance(tool, dict):
+            continue
         kind = tool.get("type")
         if kind not in (None, "custom"):
             note(f"server tool {tool.get('name') or kind} ({kind}) not sent: the target cannot run it")
@@ -169,8 +174,13 @@ def _tools(tools: list[dict[str, Any]], note: Note) -> tuple[list[dict[str, Any]
         fn: dict[str, Any] = {"name": short, "parameters": schema}
         if tool.get("description"):
             fn["description"] = tool["description"]
-        out.append({"type": "function", "function": fn})
+        out.append(fn)
     return out, names
+
+
+def _tools(tools: list[dict[str, Any]], note: Note) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    functions, names = client_tools(tools, note)
+    return [{"type": "function", "function": fn} for fn in functions], names
 
 
 def _tool_choice(choice: Any, sent: set[str], note: Note) -> Any:

@@ -26,6 +26,7 @@ from .request import (
     _object,
     _part,
     _system_text,
+    client_tools,
     stable_user,
     upstream_tool_name,
 )
@@ -110,28 +111,8 @@ def translate_responses_request(
 
 # -- tools ---------------------------------------------------------------------------------------
 def _tools(tools: list[Any], note: Note) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    out, names = [], {}
-    for tool in tools:
-        if not isinstance(tool, dict):
-            continue
-        kind = tool.get("type")
-        if kind not in (None, "custom"):
-            note(f"server tool {tool.get('name') or kind} ({kind}) not sent: the target cannot run it")
-            continue
-        name = str(tool.get("name") or "")
-        short = upstream_tool_name(name)
-        if short != name:
-            names[short] = name
-        schema = dict(tool.get("input_schema") or {})
-        schema.pop("$schema", None)
-        schema.setdefault("type", "object")
-        if schema["type"] == "object":
-            schema.setdefault("properties", {})
-        fn: dict[str, Any] = {"type": "function", "name": short, "parameters": schema, "strict": strict_ok(schema)}
-        if tool.get("description"):
-            fn["description"] = tool["description"]
-        out.append(fn)
-    return out, names
+    functions, names = client_tools(tools, note)
+    return [{"type": "function", **fn, "strict": strict_ok(fn["parameters"])} for fn in functions], names
 
 
 def strict_ok(schema: Any) -> bool:
