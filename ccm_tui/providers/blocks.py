@@ -41,6 +41,13 @@ def block_events(i: int, block: dict[str, Any]) -> list[Event]:
             *deltas, ("content_block_stop", {"type": "content_block_stop", "index": i})]
 
 
+def start_events(message_id: str, model: str, usage: dict[str, Any]) -> list[Event]:
+    """``message_start`` (no content, no stop reason yet) and the ``ping`` Anthropic sends after it."""
+    head = {"id": message_id, "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": None, "stop_sequence": None, "usage": usage}
+    return [("message_start", {"type": "message_start", "message": head}), ("ping", {"type": "ping"})]
+
+
 def message_events(message: dict[str, Any]) -> list[Event]:
     """A complete Anthropic message as its stream (for servers that ignore ``stream: true``)."""
     head = {**message, "content": [], "stop_reason": None, "stop_sequence": None}

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...errors import UpstreamUnavailable
-from ..blocks import Event, block_events, new_message_id
+from ..blocks import Event, block_events, new_message_id, start_events
 from ..toolcheck import ToolCheck
 from .grounding import grounding_blocks
 from .response import (
@@ -100,10 +100,7 @@ class GeminiStreamTranslator:
     # -- blocks ---------------------------------------------------------------------------------
     def _start(self) -> list[Event]:
         self.started = True
-        message = {"id": new_message_id(), "type": "message", "role": "assistant",
-                   "model": self.model, "content": [], "stop_reason": None, "stop_sequence": None,
-                   "usage": {**self.usage, "output_tokens": 0}}
-        return [("message_start", {"type": "message_start", "message": message}), ("ping", {"type": "ping"})]
+        return start_events(new_message_id(), self.model, {**self.usage, "output_tokens": 0})
 
     def _open(self, kind: str, block: dict[str, Any]) -> list[Event]:
         events = self._close()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import UpstreamUnavailable
-from ..blocks import Event, block_events, message_events, new_message_id
+from ..blocks import Event, block_events, message_events, new_message_id, start_events
 from ..toolcheck import ToolCheck
 from .presets import THINKING_SIGNATURE
 from .response import (
@@ -314,13 +314,9 @@ class OpenAIStreamTranslator:
     # -- blocks and message ------------------------------------------------------------------
     def _start(self) -> None:
         self._started = True
-        usage = {"input_tokens": self.input_tokens, "output_tokens": 0,
-                 "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
-        self._emit("message_start", {"type": "message_start", "message": {
-            "id": self.message_id, "type": "message", "role": "assistant", "model": self.model, "content": [],
-            "stop_reason": None, "stop_sequence": None, "usage": usage,
-        }})
-        self._emit("ping", {"type": "ping"})
+        self._ev.extend(start_events(self.message_id, self.model, {
+            "input_tokens": self.input_tokens, "output_tokens": 0,
+            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}))
 
     def _begin(self, kind: str, block: dict[str, Any]) -> None:
         self._index += 1
