@@ -36,6 +36,15 @@ def _open_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return SQLiteStore(path)
 
 
+def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """``(since, store or None)``, or the exit status for bad arguments (the reason is printed)."""
+    try:
+        return parse_since(args.since), _open_store(args)
+    except (ValueError, ConfigError) as exc:
+        print(f"ccm-tui: {exc}", file=sys.stderr)
+        return 2
+
+
 def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.0f}%"
 
@@ -55,12 +64,10 @@ def _usage_header(label: str, width: int) -> str:
 
 
 def run_usage(args: argparse.Namespace) -> int:
-    try:
-        since = parse_since(args.since)
-        store = _open_store(args)
-    except (ValueError, ConfigError) as exc:
-        print(f"ccm-tui: {exc}", file=sys.stderr)
-        return 2
+    opened = _open(args)
+    if isinstance(opened, int):
+        return opened
+    since, store = opened
     rows = store.usage(since=since, by=args.by) if store else []
     if args.json:
         total = _sum(rows)
@@ -85,12 +92,10 @@ def _sum(rows: list[UsageRow]) -> UsageRow:
 
 
 def run_history(args: argparse.Namespace) -> int:
-    try:
-        since = parse_since(args.since)
-        store = _open_store(args)
-    except (ValueError, ConfigError) as exc:
-        print(f"ccm-tui: {exc}", file=sys.stderr)
-        return 2
+    opened = _open(args)
+    if isinstance(opened, int):
+        return opened
+    since, store = opened
     if store is None:
         return 0
     if args.open and args.session is None:
