@@ -30,7 +30,8 @@ def claude_env(config: Config, proxy_env: Mapping[str, str], *, embedded: bool,
                environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """``environ`` (default ``os.environ``) less every key variable, plus ``proxy_env``.
 
-    ``embedded``: claude runs in the pane's emulator, so the terminal variables describe that one.
+    ``embedded``: claude runs in the pane's emulator, which sets ``TERM``/``COLORTERM`` itself (from the
+    colour depth it renders to), so the outer terminal's identity is dropped here.
     """
     source = os.environ if environ is None else environ
     withheld = set() if config.client_auth_provider() is not None else set(CLAUDE_CREDENTIALS)
@@ -41,7 +42,6 @@ def claude_env(config: Config, proxy_env: Mapping[str, str], *, embedded: bool,
     if embedded:
         for name in FOREIGN_TERMINAL:
             env.pop(name, None)
-        env.update(TERM="xterm-256color", COLORTERM="truecolor")
     users_headers = env.get(CUSTOM_HEADERS, "")
     env.update(proxy_env)
     if CUSTOM_HEADERS in proxy_env:

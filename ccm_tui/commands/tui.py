@@ -16,6 +16,9 @@ from ..claude_launch import launch_args, launch_env
 from ..config import ConfigError, load_config
 from ..events import EventBus
 from ..logs import setup_file_logging
+from ..proxy.endpoint import Endpoint, child_env
+from ..terminal.emulator import outer_color_system, with_terminal_env
+from ..terminal.pty_session import PtySession
 
 
 def user_claude() -> Path:
@@ -32,6 +35,20 @@ def resolve_claude(explicit: str | None) -> str | None:
     elif os.sep not in candidate:
         return shutil.which(candidate)
     return candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else None
+
+
+def spawn_for_pane(argv: list[str], env: dict[str, str], cwd: str) -> PtySession | None:
+    """Start claude for the embedded pane before Textual is even imported, sized for the default
+    layout (half the width in a bordered box, status bar and footer below); the pane corrects the
+    size when it attaches. None when it cannot start: the pane then tries and shows why."""
+    columns, lines = shutil.get_terminal_size()
+    session = PtySession(argv, with_terminal_env(env, outer_color_system()), cwd,
+                         columns=max(1, columns // 2 - 2), lines=max(1, lines - 4))
+    try:
+        session.spawn()
+    except OSError:
+        return None
+    return session
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,31 +68,39 @@ def run(args: argparse.Namespace) -> int:
     log_path = setup_file_logging()
     logging.captureWarnings(True)  # a stray warning must not print over the TUI
 
-    from ..history.writer import open_history
-    from ..proxy.server import ProxyServer
-    from ..tui.app import CcmApp
-
-    bus = EventBus()
     try:
-        server = ProxyServer(config, bus)
+        endpoint = Endpoint(config)  # the proxy's address and token, before its heavy imports
     except OSError as exc:
         print(f"ccm-tui: cannot listen on {config.server.host}:{config.server.port}: {exc}", file=sys.stderr)
         return 2
-    try:
-        server.start_in_thread()
-    except RuntimeError as exc:
-        print(f"ccm-tui: {exc} (details in {log_path})", file=sys.stderr)
-        return 1
     embed = not args.no_embed
-    env = claude_env(config, {**server.child_env(), **launch_env(config)}, embedded=embed)
+    env = claude_env(config, {**child_env(endpoint.base_url, endpoint.token, config), **launch_env(config)},
+                     embedded=embed)
     argv = [claude, *launch_args(config, args.claude_args, Path.cwd())]
-    app = CcmApp(server, argv, env,
-                 claude_cwd=os.getcwd(), embed=embed, keep_open=args.keep_open, log_path=log_path)
-    history = open_history(config.history, bus, server.redactor)
+    session = spawn_for_pane(argv, env, os.getcwd()) if embed else None  # loads while the rest starts
     try:
-        app.run()
+        from ..proxy.server import ProxyServer
+
+        bus = EventBus()
+        server = ProxyServer(config, bus, endpoint=endpoint)  # claude's first requests wait in the backlog
+        try:
+            server.start_in_thread(warm_up=False)  # the app starts it once on screen
+        except RuntimeError as exc:
+            print(f"ccm-tui: {exc} (details in {log_path})", file=sys.stderr)
+            return 1
+        from ..history.writer import open_history
+        from ..tui.app import CcmApp
+
+        app = CcmApp(server, argv, env, claude_cwd=os.getcwd(), embed=embed, keep_open=args.keep_open,
+                     log_path=log_path, claude_session=session)
+        history = open_history(config.history, bus, server.redactor)
+        try:
+            app.run()
+        finally:
+            server.stop()
+            if history is not None:
+                history.close()
     finally:
-        server.stop()
-        if history is not None:
-            history.close()
+        if session is not None:
+            session.kill_now()  # only if the pane never took it over
     return app.return_code or 0

@@ -1,6 +1,7 @@
 """Hypercorn embedding: the proxy on its own thread and loop (TUI), or on the main thread (serve).
 
-The socket is bound here, before anything starts, so the port is known when claude launches;
+The socket is bound first (an :class:`.endpoint.Endpoint`, made here or earlier by the caller), so the port
+is known when claude launches;
 Hypercorn gets it through ``create_sockets``. Hypercorn logs to a named logger (never stdout/stderr)
 and gets a ``shutdown_trigger`` so it leaves signal handling to its host.
 
@@ -15,9 +16,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
-import secrets
 import signal
-import socket
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -28,10 +27,11 @@ from hypercorn.config import Sockets
 
 from ..config import Config
 from ..events import EventBus, SessionUpdate
-from ..secrets import PROXY_TOKEN_HEADER, Redactor, Secret
+from ..secrets import Redactor
 from ..tokens import warm_up
 from .app import create_app
 from .connections import AcceptFailureLog, Listener, install_connection_timeouts, raise_fd_limit
+from .endpoint import Endpoint, child_env, token_env
 from .session import RELOAD_POLL_S, Session
 from .state import ProxyState, config_secrets
 
@@ -90,32 +90,31 @@ class ProxyServer:
         *,
         host: str | None = None,
         port: int | None = None,
+        endpoint: Endpoint | None = None,
     ) -> None:
+        """``endpoint``: the socket and token made earlier (``host``/``port`` are then unused)."""
         self.bus = bus or EventBus()
-        self.host = host or config.server.host
-        self.token: Secret = config.server.auth_token or Secret("ccm-" + secrets.token_urlsafe(24))
-        self.redactor = Redactor([self.token, *config_secrets(config)])
-        self.state = ProxyState(config, self.bus, self.token, self.redactor)
-        self.app = create_app(self.state)
+        raise_fd_limit()
+        self._endpoint = endpoint or Endpoint(config, host=host, port=port)
+        self.host, self.port, self.token = self._endpoint.host, self._endpoint.port, self._endpoint.token
+        self._sock = self._endpoint.sock
+        try:
+            self.redactor = Redactor([self.token, *config_secrets(config)])
+            self.state = ProxyState(config, self.bus, self.token, self.redactor)
+            self.app = create_app(self.state)
+        except BaseException:
+            self._sock.close()
+            raise
         self.bus.subscribe_session(self._apply_server_settings)
         self.reload_poll_s = RELOAD_POLL_S
-        raise_fd_limit()
         install_connection_timeouts(FIRST_REQUEST_TIMEOUT_S)
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        self._sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self._sock.bind((self.host, config.server.port if port is None else port))
-            self._sock.listen(1024)
-        except BaseException:
-            self._sock.close()  # port taken or host unknown: the caller reports it, no fd leaks
-            raise
-        self.port: int = self._sock.getsockname()[1]
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._warm_up_at_start = True
+        self._warmed_up = False
 
     @property
     def session(self) -> Session:
@@ -141,8 +140,7 @@ class ProxyServer:
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return self._endpoint.base_url
 
     @property
     def is_loopback(self) -> bool:
@@ -163,10 +161,8 @@ class ProxyServer:
         self._loop.set_exception_handler(AcceptFailureLog())
         self._stop = self._stop or asyncio.Event()
         hc = self._hypercorn_config()
-        # Vocabularies take ~0.3 s to load: do it beside start-up, not on the first count_tokens.
-        models = [model for _, model in self.config.all_models()]
-        models += [target.partition(",")[2] for target in self.config.router.routes.values()]
-        threading.Thread(target=_warm_up, args=(models,), name="ccm-tokens-warm-up", daemon=True).start()
+        if self._warm_up_at_start:
+            self.warm_up_vocabularies()
         watcher = asyncio.ensure_future(self.session.watch(self.reload_poll_s))
         self._loop.call_soon(self._ready.set)
         try:
@@ -176,8 +172,22 @@ class ProxyServer:
             await asyncio.wait({watcher})
             await self.state.aclose()
 
-    def start_in_thread(self, timeout: float = 10.0) -> None:
-        """Run on a daemon thread with its own loop; returns once requests are accepted."""
+    def warm_up_vocabularies(self) -> None:
+        """Load the token vocabularies (~0.3 s each) on a thread, not on the first count; once."""
+        if self._warmed_up:
+            return
+        self._warmed_up = True
+        models = [model for _, model in self.config.all_models()]
+        models += [target.partition(",")[2] for target in self.config.router.routes.values()]
+        threading.Thread(target=_warm_up, args=(models,), name="ccm-tokens-warm-up", daemon=True).start()
+
+    def start_in_thread(self, timeout: float = 10.0, *, warm_up: bool = True) -> None:
+        """Run on a daemon thread with its own loop; returns once requests are accepted.
+
+        ``warm_up=False``: the caller calls :meth:`warm_up_vocabularies` later (the TUI does, once
+        it is on screen: the loading holds the GIL and would slow its start).
+        """
+        self._warm_up_at_start = warm_up
 
         def target() -> None:
             try:
@@ -227,20 +237,8 @@ class ProxyServer:
             self._thread.join(timeout)
 
     def child_env(self) -> dict[str, str]:
-        """What claude needs to talk to this proxy and nothing else.
-
-        The token goes in ``ANTHROPIC_AUTH_TOKEN``, except when claude keeps its own login (a provider
-        with ``auth = "client"``): then in a header of its own, and claude's credentials stay its own.
-        """
-        return {
-            "ANTHROPIC_BASE_URL": self.base_url,
-            **self.token_env(),
-            "DISABLE_TELEMETRY": "1",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            "CCM_STATUS_URL": self.base_url + "/ccm/status",  # `ccm-tui statusline` asks here (same token)
-        }
+        """What claude needs to talk to this proxy and nothing else (see :func:`.endpoint.child_env`)."""
+        return child_env(self.base_url, self.token, self.config)
 
     def token_env(self) -> dict[str, str]:
-        if self.config.client_auth_provider() is None:
-            return {"ANTHROPIC_AUTH_TOKEN": self.token.reveal()}
-        return {"ANTHROPIC_CUSTOM_HEADERS": f"{PROXY_TOKEN_HEADER}: {self.token.reveal()}"}
+        return token_env(self.token, self.config)

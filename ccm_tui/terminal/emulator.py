@@ -9,8 +9,10 @@ when split across reads; device reports are answered through ``reply``; SGR is h
 from __future__ import annotations
 
 import codecs
+import io
+import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 import pyte
@@ -34,7 +36,7 @@ from .screen import (
     colon_sgr,
 )
 
-__all__ = ["Attrs", "Cell", "Color", "Emulator", "Run"]
+__all__ = ["Attrs", "Cell", "Color", "Emulator", "Run", "outer_color_system", "with_terminal_env"]
 
 
 class Run(NamedTuple):
@@ -59,6 +61,33 @@ _INCOMPLETE_TAIL = re.compile(
 _MAX_HELD = 65536
 
 XTVERSION = "ccm-tui(0.1)"
+
+
+def with_terminal_env(env: Mapping[str, str], color_system: str | None) -> dict[str, str]:
+    """``env`` with ``TERM``/``COLORTERM`` for a child shown on a terminal with ``color_system`` (Rich's
+    names: "truecolor", "256", "standard", "windows", None).
+
+    The child then picks its own palette for that depth, as it would run directly, instead of
+    sending true colour that gets rounded down (claude's dark green diff background became black).
+    """
+    out = {name: value for name, value in env.items() if name != "COLORTERM"}
+    out["TERM"] = "xterm-256color" if color_system in ("truecolor", "256") else "xterm"
+    if color_system == "truecolor":
+        out["COLORTERM"] = "truecolor"
+    return out
+
+
+def outer_color_system(environ: Mapping[str, str] | None = None) -> str | None:
+    """The colour depth Textual will render with, known before Textual is imported: Rich's detection
+    from ``environ`` (default ``os.environ``), with Textual's ``TEXTUAL_COLOR_SYSTEM`` override."""
+    from rich.console import Console
+
+    env = dict(os.environ if environ is None else environ)
+    env.pop("NO_COLOR", None)
+    system = env.get("TEXTUAL_COLOR_SYSTEM", "auto")
+    console = Console(color_system=system, force_terminal=True, file=io.StringIO(), _environ=env)  # type: ignore[arg-type]
+    return console.color_system
+
 
 class Emulator:
     """Feed bytes from a PTY; read styled lines, cursor and modes. ``reply`` gets bytes for the PTY."""

@@ -15,6 +15,7 @@ import os
 import pty
 import signal
 import struct
+import subprocess
 import termios
 from collections.abc import Callable, Mapping
 
@@ -76,7 +77,7 @@ class PtySession:
         self._master: int | None = None
         self._pending = bytearray()  # input the PTY could not take yet
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._proc: asyncio.subprocess.Process | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self._eof = asyncio.Event()
         self._reaper: asyncio.Task[int] | None = None
 
@@ -84,15 +85,20 @@ class PtySession:
     def running(self) -> bool:
         return self._proc is not None and self.exit_code is None
 
-    async def start(self) -> None:
-        """Spawn the child; output starts flowing to ``on_output`` on the running loop."""
-        self._loop = asyncio.get_running_loop()
+    def spawn(self) -> None:
+        """Start the child now, no event loop needed: its output waits in the PTY until :meth:`start`.
+
+        Lets claude load while the caller is still starting up; :meth:`start` spawns it if this was not
+        called. A child that is never started must be ended with :meth:`kill_now`.
+        """
+        if self._proc is not None:
+            return
         master, slave = pty.openpty()
         try:
             set_winsize(slave, self.columns, self.lines)
             os.set_blocking(master, False)
-            self._proc = await asyncio.create_subprocess_exec(
-                *self.argv,
+            self._proc = subprocess.Popen(
+                self.argv,
                 stdin=slave, stdout=slave, stderr=slave,
                 env=self.env, cwd=self.cwd,
                 start_new_session=True,
@@ -106,8 +112,50 @@ class PtySession:
             os.close(slave)
         self.pid = self._proc.pid
         self._master = master
-        self._loop.add_reader(master, self._on_readable)
+
+    async def start(self) -> None:
+        """Spawn the child (unless :meth:`spawn` did); output flows to ``on_output`` on the running loop."""
+        self.spawn()
+        assert self._master is not None
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._master, self._on_readable)
         self._reaper = self._loop.create_task(self._reap())
+
+    async def _wait_exit(self) -> int:
+        assert self._proc is not None and self._loop is not None
+        proc = self._proc
+        try:
+            pidfd = os.pidfd_open(proc.pid)  # Linux: readable once the child exited
+        except (AttributeError, OSError):
+            return await asyncio.to_thread(proc.wait)
+        try:
+            exited = asyncio.Event()
+            self._loop.add_reader(pidfd, exited.set)
+            try:
+                await exited.wait()
+            finally:
+                self._loop.remove_reader(pidfd)
+        finally:
+            os.close(pidfd)
+        return proc.wait()
+
+    def kill_now(self, timeout: float = 3.0) -> None:
+        """End a child that :meth:`start` never attached (the app failed before): SIGHUP its group,
+        SIGKILL after ``timeout``; blocking."""
+        if self._proc is None or self._reaper is not None:
+            return
+        self._signal_group(signal.SIGHUP)
+        self._signal_group(signal.SIGCONT)
+        try:
+            self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._signal_group(signal.SIGKILL)
+            self._proc.wait()
+        rc = self._proc.returncode
+        self.exit_code = 128 - rc if rc < 0 else rc
+        if self._master is not None:
+            os.close(self._master)
+            self._master = None
 
     def _on_readable(self) -> None:
         assert self._master is not None
@@ -129,8 +177,7 @@ class PtySession:
         self._eof.set()
 
     async def _reap(self) -> int:
-        assert self._proc is not None
-        rc = await self._proc.wait()
+        rc = await self._wait_exit()
         # Drain what the child wrote before exiting; a grandchild holding the PTY must not block us.
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._eof.wait(), 1.0)
@@ -207,7 +254,8 @@ class PtySession:
     async def close(self, timeout: float = 3.0) -> int | None:
         """SIGHUP the child's process group, wait for it (SIGKILL after ``timeout``)."""
         if self._reaper is None:
-            return None
+            self.kill_now(timeout)  # spawned, never started
+            return self.exit_code
         if not self._reaper.done():
             self._signal_group(signal.SIGHUP)
             self._signal_group(signal.SIGCONT)

@@ -33,7 +33,7 @@ from ..flow import Flow
 from ..proxy.server import ProxyServer
 from ..proxy.session import Session
 from ..stats import DEFAULT_HISTORY, FlowStore
-from ..terminal.pty_session import restore_default_signals
+from ..terminal.pty_session import PtySession, restore_default_signals
 from . import actions
 from .cache_notice import cache_move_text
 from .claude_restart import restart_claude, window_notice
@@ -48,6 +48,7 @@ from .panes.tokens import TokensPane
 from .screens.main import ClaudeBox, MainScreen, status_text
 
 FLUSH_INTERVAL = 0.1  # seconds between UI refreshes under load
+VOCABULARY_DELAY = 1.0  # seconds after the main screen is up
 
 
 class FlowsPending(Message):
@@ -105,7 +106,9 @@ class CcmApp(App[int], inherit_bindings=False):
         log_path: Path | None = None,
         history: int = DEFAULT_HISTORY,
         exit_grace: float = 3.0,
+        claude_session: PtySession | None = None,
     ) -> None:
+        """``claude_session``: claude already spawned for the pane (it loads while the app starts)."""
         super().__init__()
         self.server = server
         self.config = server.config  # the last snapshot the proxy published (immutable)
@@ -114,6 +117,7 @@ class CcmApp(App[int], inherit_bindings=False):
         self.claude_argv = claude_argv
         self.claude_env = claude_env or {}
         self.claude_cwd = claude_cwd
+        self.claude_session = claude_session  # the first claude pane takes it
         self.embed = embed
         self.keep_open = keep_open
         self.log_path = log_path
@@ -204,6 +208,8 @@ class CcmApp(App[int], inherit_bindings=False):
             self.screen.query_one(RequestsTable).focus()
         if self.claude_argv is not None and not self.embed:
             self.run_claude_unembedded()
+        # Token vocabularies hold the GIL while they load: after claude's first screen, not during it.
+        self.set_timer(VOCABULARY_DELAY, self.server.warm_up_vocabularies)
 
     def on_unmount(self) -> None:
         for unsubscribe in self._unsubscribe:

@@ -1,7 +1,9 @@
 """The real Claude Code CLI inside the TUI's claude pane → embedded proxy → a fake Anthropic upstream.
 
-Built the way ``ccm_tui.commands.tui`` builds it (same child env, same app arguments); only HOME is a
-temporary one whose ``.claude.json`` skips the first-run dialogs.
+Built the way ``ccm_tui.commands.tui`` builds it (same child env, claude spawned before the app, same
+app arguments); only HOME is a temporary one whose ``.claude.json`` skips the first-run dialogs. The
+outer terminal is a 256-colour one: claude must be told so and draw with palette colours, as it does
+when run directly there.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 
 from ccm_tui import flow as flow_module
 from ccm_tui.claude_env import claude_env
+from ccm_tui.commands.tui import spawn_for_pane
 from ccm_tui.config import load_config
 from ccm_tui.events import EventBus
 from ccm_tui.proxy.server import ProxyServer
@@ -63,6 +66,12 @@ def screen(pane: ClaudePane) -> str:
     return "\n".join(pane.emulator.display).replace("\xa0", " ")  # claude's prompt is "❯" + NBSP
 
 
+def truecolor_cells(pane: ClaudePane) -> list[tuple[int, int]]:
+    emu = pane.emulator
+    return [(x, y) for y in range(emu.lines) for x in range(emu.columns)
+            if any(isinstance(c, str) and c.startswith("#") for c in (emu.cell(x, y).fg, emu.cell(x, y).bg))]
+
+
 def table_lines(table: RequestsTable) -> list[str]:
     return [table.render_line(y).text for y in range(table.size.height)]
 
@@ -90,6 +99,9 @@ async def test_real_claude_in_the_pane(claude: str, tmp_path: Path, monkeypatch:
     monkeypatch.setenv("UPSTREAM_KEY", CANARY_KEY)
     monkeypatch.setenv("CLAUDE_CODE_MAX_RETRIES", "1")
     monkeypatch.setattr(flow_module, "_ids", itertools.count(1))  # ids as in a fresh process, whatever ran before
+    monkeypatch.setenv("TERM", "xterm-256color")  # the outer terminal: 256 colours, no COLORTERM
+    monkeypatch.delenv("COLORTERM", raising=False)
+    monkeypatch.delenv("TEXTUAL_COLOR_SYSTEM", raising=False)
     config_path = tmp_path / "config.toml"
 
     fake = FakeAnthropic()
@@ -100,8 +112,11 @@ async def test_real_claude_in_the_pane(claude: str, tmp_path: Path, monkeypatch:
         server = ProxyServer(config, EventBus(), host="127.0.0.1", port=0)
         server.start_in_thread()
         try:
-            app = CcmApp(server, [claude], claude_env(config, server.child_env(), embedded=True), claude_cwd=str(project),
-                         embed=True, exit_grace=0)
+            env = claude_env(config, server.child_env(), embedded=True)
+            session = spawn_for_pane([claude], env, str(project))
+            assert session is not None
+            app = CcmApp(server, [claude], env, claude_cwd=str(project), embed=True, exit_grace=0,
+                         claude_session=session)
             async with app.run_test(size=(160, 45)) as pilot:
                 pane = app.screen.query_one(ClaudePane)
                 await wait_for(pilot, lambda: pane.session is not None and pane.session.pid is not None,
@@ -110,9 +125,17 @@ async def test_real_claude_in_the_pane(claude: str, tmp_path: Path, monkeypatch:
                 pgid = pane.session.pid
                 await wait_for(pilot, lambda: PROMPT.search(screen(pane)) is not None,
                                "claude's prompt")
-                assert app.focused is pane
+                assert app.focused is pane and pane.session is session
+                assert app.console.color_system == "256"
+                assert not truecolor_cells(pane), "claude drew true colour in a 256-colour terminal"
                 await pilot.press(*"hello")
                 await wait_for(pilot, lambda: "❯ hello" in screen(pane), "the typed prompt to echo", 20)
+                row = screen(pane).splitlines().index(next(line for line in screen(pane).splitlines()
+                                                          if "❯ hello" in line))
+                col = screen(pane).splitlines()[row].index("❯ hello") + len("❯ hello")
+                region = pane.content_region  # the terminal's real cursor: right after what was typed
+                await wait_for(pilot, lambda: app.cursor_position == (region.x + col, region.y + row),
+                               f"the real cursor at {(col, row)} (it is at {app.cursor_position - region.offset})", 10)
                 await pilot.press("enter")
                 await wait_for(pilot, lambda: ANSWER in screen(pane), "the upstream's answer in the pane")
 

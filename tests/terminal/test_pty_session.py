@@ -177,3 +177,40 @@ async def test_write_never_blocks_and_keeps_every_byte_in_order(tmp_path):
     assert time.monotonic() - started < 0.2, "the loop was not held while the child slept"
     await asyncio.wait_for(session.wait(), 10)
     assert target.read_bytes() == data
+
+
+def test_spawned_before_any_loop_then_started_keeps_its_early_output():
+    session = PtySession(["/bin/sh", "-c", "printf 'early-marker\\n'; read line; printf 'got[%s]\\n' \"$line\"; exit 3"])
+    session.spawn()  # no event loop yet: the child runs, its output waits in the PTY
+    assert session.pid is not None and session.running
+    time.sleep(0.2)
+
+    async def attach() -> tuple[int, str]:
+        out = Capture()
+        session.on_output = out
+        await session.start()
+        await wait_for(lambda: "early-marker" in out.text)
+        session.write(b"hi\r")
+        return await asyncio.wait_for(session.wait(), 5), out.text
+
+    code, text = asyncio.run(attach())
+    assert code == 3 and "got[hi]" in text
+
+
+def test_kill_now_ends_a_child_that_was_never_started():
+    session = PtySession(["/bin/sh", "-c", "sleep 30 & wait"])
+    session.spawn()
+    pgid = session.pid
+    assert pgid is not None
+    t0 = time.monotonic()
+    session.kill_now(timeout=3)
+    assert session.exit_code == 128 + signal.SIGHUP and time.monotonic() - t0 < 3
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the child's process group outlived kill_now")

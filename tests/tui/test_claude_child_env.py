@@ -76,7 +76,7 @@ def test_claude_env_withholds_every_key(embedded: bool) -> None:
     env = claude_env(make_config(), proxy_env, embedded=embedded, environ={**ENVIRON, "PATH": "/usr/bin:/bin"})
     assert_no_keys(env, proxy_env)
     assert env["PATH"] == "/usr/bin:/bin"
-    assert ("TMUX" in env) is not embedded and (env.get("TERM") == "xterm-256color") is embedded
+    assert ("TMUX" in env) is not embedded
 
 
 def test_embedded_default_withholds_anthropic_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,3 +118,20 @@ async def test_the_real_child_holds_no_key(embed: bool, fake_anthropic, start_pr
     for sig in (signal.SIGHUP, signal.SIGINT):  # Python itself ignores SIGPIPE: checked with sh in tests/terminal
         assert not got["SigIgn"] & (1 << (sig - 1)), f"{signal.Signals(sig).name} ignored in claude"
         assert not got["SigBlk"] & (1 << (sig - 1)), f"{signal.Signals(sig).name} blocked in claude"
+
+
+@pytest.mark.parametrize(("term", "colorterm"), [("xterm-256color", None), ("xterm-256color", "truecolor"),
+                                                 ("xterm", None), ("screen-256color", "24bit")])
+def test_depth_told_to_an_early_claude_is_what_textual_renders_with(monkeypatch: pytest.MonkeyPatch,
+                                                                    term: str, colorterm: str | None) -> None:
+    from textual.app import App
+
+    from ccm_tui.terminal.emulator import outer_color_system
+
+    monkeypatch.setenv("TERM", term)
+    monkeypatch.delenv("TEXTUAL_COLOR_SYSTEM", raising=False)
+    if colorterm is None:
+        monkeypatch.delenv("COLORTERM", raising=False)
+    else:
+        monkeypatch.setenv("COLORTERM", colorterm)
+    assert outer_color_system() == App().console.color_system

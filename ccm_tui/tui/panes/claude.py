@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from rich.color import Color as RichColor
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.geometry import Region
+from textual.filter import ANSIToTruecolor, LineFilter
+from textual.geometry import Offset, Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from ccm_tui.terminal.emulator import Attrs, Color, Emulator
+from ccm_tui.terminal.emulator import Attrs, Color, Emulator, with_terminal_env
 from ccm_tui.terminal.keys import encode_key, encode_mouse, encode_paste
 from ccm_tui.terminal.pty_session import PtySession
 
@@ -26,22 +27,23 @@ SYNC_HOLD_MAX = 0.25  # never hold a repaint longer than this for synchronized o
 
 def _rich_color(c: Color) -> RichColor | None:
     if c == "default":
-        return None
+        return None  # the outer terminal's own default, as claude run directly would get
     if isinstance(c, int):
-        return RichColor.from_ansi(c)
+        return RichColor.from_ansi(c)  # a palette index stays one: the outer terminal maps it
     return RichColor.parse(c)
 
 
 @lru_cache(maxsize=4096)
-def cell_style(attrs: Attrs, base: Style) -> Style:
-    """Rich style for a cell's attributes on top of the pane's own colours."""
-    fg = _rich_color(attrs.fg) or base.color
-    bg = _rich_color(attrs.bg) or base.bgcolor
-    if attrs.reverse:
-        fg, bg = bg, fg
-    return Style(color=fg, bgcolor=bg, bold=attrs.bold or None, dim=attrs.dim or None,
-                 italic=attrs.italics or None, underline=attrs.underscore or None,
-                 strike=attrs.strikethrough or None, blink=attrs.blink or None)
+def cell_style(attrs: Attrs, cursor: bool = False) -> Style:
+    """Rich style for a cell's attributes, passed to the outer terminal as claude sent them
+    (Rich only rounds colours down where the outer terminal has fewer)."""
+    return Style(color=_rich_color(attrs.fg), bgcolor=_rich_color(attrs.bg), bold=attrs.bold or None,
+                 dim=attrs.dim or None, italic=attrs.italics or None, underline=attrs.underscore or None,
+                 strike=attrs.strikethrough or None, blink=attrs.blink or None,
+                 reverse=(attrs.reverse != cursor) or None)
+
+
+_PLAIN = Style()
 
 
 class ClaudePane(Widget, can_focus=True):
@@ -50,6 +52,8 @@ class ClaudePane(Widget, can_focus=True):
     ``env`` is the child's whole environment (:func:`ccm_tui.claude_env.claude_env` builds claude's).
     Keys in ``passthrough_keys`` are not sent to the child: they bubble to the app's bindings.
     Once the child exited, its last screen stays and the bottom line says so (plus ``exit_hint``).
+    ``session``: the child already spawned (:meth:`PtySession.spawn`) with ``argv`` and ``env``; the pane
+    attaches to it instead of spawning.
     """
 
     COMPONENT_CLASSES = {"claude-pane--exited"}
@@ -76,7 +80,8 @@ class ClaudePane(Widget, can_focus=True):
             return self.pane
 
     def __init__(self, argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None, *,
-                 passthrough_keys: Iterable[str] = (), exit_hint: str = "", name: str | None = None,
+                 passthrough_keys: Iterable[str] = (), exit_hint: str = "", session: PtySession | None = None,
+                 name: str | None = None,
                  id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.exit_hint = exit_hint
@@ -86,9 +91,9 @@ class ClaudePane(Widget, can_focus=True):
         self.passthrough_keys = set(passthrough_keys)
         self.exit_code: int | None = None
         self.emulator = Emulator(80, 24, reply=self._write)
-        self.session: PtySession | None = None
+        self.session: PtySession | None = session
+        self._started = False
         self._strips: dict[int, Strip] = {}
-        self._base = Style()
         self._flush_handle: asyncio.TimerHandle | None = None
         self._last_flush = 0.0
         self._sync_since: float | None = None
@@ -97,16 +102,24 @@ class ClaudePane(Widget, can_focus=True):
         self.bytes_received = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def on_mount(self) -> None:
-        self.call_after_refresh(self._start)
+    async def on_mount(self) -> None:
+        if self.session is None:
+            self.call_after_refresh(self._start)  # spawn at the laid-out size
+        else:
+            await self._start()  # already running: read it now, the first resize sets the size
 
     async def _start(self) -> None:
-        if self.session is not None:
+        if self._started:
             return
+        self._started = True
         columns, lines = self._target_size()
         self.emulator.resize(columns, lines)
-        self.session = PtySession(self.argv, self.env, self.cwd, columns=columns, lines=lines,
-                                  on_output=self._on_output, on_exit=self._on_exit)
+        if self.session is None:
+            env = with_terminal_env(self.env, self.app.console.color_system)
+            self.session = PtySession(self.argv, env, self.cwd, columns=columns, lines=lines)
+        else:  # spawned early (it loaded while the app started): claude redraws at the real size
+            self.session.resize(columns, lines)
+        self.session.on_output, self.session.on_exit = self._on_output, self._on_exit
         try:
             await self.session.start()
         except OSError as exc:
@@ -118,6 +131,8 @@ class ClaudePane(Widget, can_focus=True):
         size = self.content_size
         if size.width > 0 and size.height > 0:
             return size.width, size.height
+        if self.session is not None:
+            return self.session.columns, self.session.lines
         return 80, 24
 
     async def terminate(self, timeout: float = 3.0) -> int | None:
@@ -178,6 +193,7 @@ class ClaudePane(Widget, can_focus=True):
         if cursor != self._last_cursor:
             dirty.update((cursor[1], self._last_cursor[1]))
             self._last_cursor = cursor
+        self._place_cursor()
         self._repaint(dirty)
 
     def _repaint(self, lines: set[int]) -> None:
@@ -192,41 +208,48 @@ class ClaudePane(Widget, can_focus=True):
             self.refresh(*(Region(0, y, width, 1) for y in lines))
 
     # -- rendering ---------------------------------------------------------------------------
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        # Textual's ANSI-to-truecolor filter would replace palette colours with its theme's idea of
+        # them; the outer terminal maps them itself, as it does for claude run directly.
+        return [f for f in super().get_line_filters() if not isinstance(f, ANSIToTruecolor)]
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        base = self.rich_style
-        if base != self._base:  # theme or CSS changed: cached strips carry the old colours
-            self._base = base
-            self._strips.clear()
         emu = self.emulator
         notice = self.exit_notice
         if notice is not None and y == self.size.height - 1:
-            style = base + self.get_component_rich_style("claude-pane--exited")
+            style = self.rich_style + self.get_component_rich_style("claude-pane--exited")
             return Strip([Segment(notice, style)]).adjust_cell_length(width, style)
         if y >= emu.lines:
-            return Strip.blank(width, base)
+            return Strip.blank(width, _PLAIN)
         cx, cy = emu.cursor
         show_cursor = y == cy and self.has_focus and emu.cursor_visible and self.exit_code is None
         if not show_cursor:
             strip = self._strips.get(y)
             if strip is None:
-                strip = self._build(y, base, None).adjust_cell_length(width, base)
+                strip = self._build(y, None).adjust_cell_length(width, _PLAIN)
                 self._strips[y] = strip
             return strip
-        return self._build(y, base, cx).adjust_cell_length(width, base)
+        return self._build(y, cx).adjust_cell_length(width, _PLAIN)
 
-    def _build(self, y: int, base: Style, cursor_x: int | None) -> Strip:
+    def _build(self, y: int, cursor_x: int | None) -> Strip:
         segments = []
         for run in self.emulator.line_runs(y, split_at=cursor_x):
-            style = cell_style(run.attrs, base)
             if cursor_x is not None and run.x == cursor_x:
                 first, rest = run.text[:1], run.text[1:]
-                segments.append(Segment(first, style + Style(reverse=True)))
+                segments.append(Segment(first, cell_style(run.attrs, True)))
                 if rest:
-                    segments.append(Segment(rest, style))
+                    segments.append(Segment(rest, cell_style(run.attrs)))
             else:
-                segments.append(Segment(run.text, style))
+                segments.append(Segment(run.text, cell_style(run.attrs)))
         return Strip(segments)
+
+    def _place_cursor(self) -> None:
+        """Put the outer terminal's (hidden) cursor where claude's is: IMEs and screen readers follow it."""
+        region = self.content_region
+        if self.has_focus and self.exit_code is None and region.width > 0 and region.height > 0:
+            cx, cy = self.emulator.cursor
+            self.app.cursor_position = Offset(region.x + min(cx, region.width - 1), region.y + min(cy, region.height - 1))
 
     def on_resize(self, event: events.Resize) -> None:
         columns, lines = self._target_size()
@@ -237,11 +260,13 @@ class ClaudePane(Widget, can_focus=True):
             self.session.resize(columns, lines)
         self._strips.clear()
         self.emulator.take_dirty()
+        self._place_cursor()
         self.refresh()
 
     def watch_has_focus(self, focused: bool) -> None:
         if self.emulator.focus_events:
             self._write(b"\x1b[I" if focused else b"\x1b[O")
+        self._place_cursor()
         self._repaint({self.emulator.cursor[1]})
 
     # -- input -------------------------------------------------------------------------------

@@ -42,7 +42,9 @@ class MainScreen(Screen[None], inherit_bindings=False):
 
                 with ClaudeBox(id="claude-box") as box:
                     box.border_title = "claude"
-                    yield ClaudePane(app.claude_argv, app.claude_env, app.claude_cwd, exit_hint=EXIT_HINT)
+                    session, app.claude_session = app.claude_session, None  # an early claude, taken once
+                    yield ClaudePane(app.claude_argv, app.claude_env, app.claude_cwd, exit_hint=EXIT_HINT,
+                                     session=session)
             with Vertical(id="dashboard"):
                 yield RequestsPane(app.store, id="requests")
                 yield SessionsPane(app.store, id="sessions")

@@ -1,0 +1,55 @@
+"""The proxy's address, token and what claude is told about them: cheap to make (no web framework
+imported), so ``ccm-tui`` can start claude before the server itself is loaded; claude's first
+requests wait in the listen backlog until it serves."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+
+from ..config import Config
+from ..secrets import PROXY_TOKEN_HEADER, Secret
+
+
+class Endpoint:
+    """A bound, listening socket on the configured (or given) address, and the proxy's token."""
+
+    def __init__(self, config: Config, *, host: str | None = None, port: int | None = None) -> None:
+        self.host = host or config.server.host
+        self.token: Secret = config.server.auth_token or Secret("ccm-" + secrets.token_urlsafe(24))
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((self.host, config.server.port if port is None else port))
+            self.sock.listen(1024)
+        except BaseException:
+            self.sock.close()  # port taken or host unknown: the caller reports it, no fd leaks
+            raise
+        self.port: int = self.sock.getsockname()[1]
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+def child_env(base_url: str, token: Secret, config: Config) -> dict[str, str]:
+    """What claude needs to talk to this proxy and nothing else.
+
+    The token goes in ``ANTHROPIC_AUTH_TOKEN``, except when claude keeps its own login (a provider
+    with ``auth = "client"``): then in a header of its own, and claude's credentials stay its own.
+    """
+    return {
+        "ANTHROPIC_BASE_URL": base_url,
+        **token_env(token, config),
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "CCM_STATUS_URL": base_url + "/ccm/status",  # `ccm-tui statusline` asks here (same token)
+    }
+
+
+def token_env(token: Secret, config: Config) -> dict[str, str]:
+    if config.client_auth_provider() is None:
+        return {"ANTHROPIC_AUTH_TOKEN": token.reveal()}
+    return {"ANTHROPIC_CUSTOM_HEADERS": f"{PROXY_TOKEN_HEADER}: {token.reveal()}"}
