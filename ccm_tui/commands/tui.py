@@ -79,21 +79,23 @@ def run(args: argparse.Namespace) -> int:
     argv = [claude, *launch_args(config, args.claude_args, Path.cwd())]
     session = spawn_for_pane(argv, env, os.getcwd()) if embed else None  # loads while the rest starts
     try:
+        from ..history.writer import open_history
         from ..proxy.server import ProxyServer
+        from ..tui.app import CcmApp
 
         bus = EventBus()
         server = ProxyServer(config, bus, endpoint=endpoint)  # claude's first requests wait in the backlog
+        # History and the app listen before the proxy serves: nothing claude asks early goes unrecorded.
+        history = open_history(config.history, bus, server.redactor)
+        app = CcmApp(server, argv, env, claude_cwd=os.getcwd(), embed=embed, keep_open=args.keep_open,
+                     log_path=log_path, claude_session=session)
         try:
             server.start_in_thread(warm_up=False)  # the app starts it once on screen
         except RuntimeError as exc:
             print(f"ccm-tui: {exc} (details in {log_path})", file=sys.stderr)
+            if history is not None:
+                history.close()
             return 1
-        from ..history.writer import open_history
-        from ..tui.app import CcmApp
-
-        app = CcmApp(server, argv, env, claude_cwd=os.getcwd(), embed=embed, keep_open=args.keep_open,
-                     log_path=log_path, claude_session=session)
-        history = open_history(config.history, bus, server.redactor)
         try:
             app.run()
         finally:

@@ -126,8 +126,9 @@ class CcmApp(App[int], inherit_bindings=False):
         self.claude_exit_code: int | None = None
         self._pending: dict[int, Flow] = {}
         self._lock = threading.Lock()
-        self._posted = False
-        self._unsubscribe: list[Any] = []
+        self._posted = True  # until main_ready: flows are kept, nothing is posted to a screen not there yet
+        # Subscribed from the start: claude (started before the TUI) may be answered before the screen is up.
+        self._unsubscribe: list[Any] = [server.bus.subscribe(self._on_flow_event)]
         self._last_dashboard: Widget | None = None
         self.told_window = routed_window(self.config)  # the compaction window claude was started with
         self.past_session: str | None = None  # a recorded session shown read-only (tui/past.py)
@@ -196,8 +197,10 @@ class CcmApp(App[int], inherit_bindings=False):
 
     def main_ready(self) -> None:
         """The main screen is composed: subscribe to the bus and start claude (if not embedded)."""
-        self._unsubscribe = [self.server.bus.subscribe(self._on_flow_event),
-                             self.server.bus.subscribe_session(self._on_session_update)]
+        self._unsubscribe.append(self.server.bus.subscribe_session(self._on_session_update))
+        with self._lock:
+            self._posted = False
+        self.flush_flows()  # what the proxy answered before the screen was up
         self.config, self.pinned = self.server.config, self.server.session.pinned  # what changed before
         self.screen.query_one(RoutesPane).update_view(self.config, self.pinned)
         self.update_statusbar()

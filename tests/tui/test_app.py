@@ -136,3 +136,12 @@ async def test_pinning_another_model_says_what_the_lost_prompt_cache_costs(make_
     [note] = [n for n in notes if "not cached there" in n]
     assert "from anthropic,claude-sonnet-4-5 to anthropic,claude-opus-4-1" in note
     assert "42.0k-token context" in note and "$" in note  # priced at opus' input price
+
+
+async def test_requests_answered_before_the_screen_is_up_are_shown(make_app, server) -> None:  # type: ignore[no-untyped-def]
+    """claude starts before the TUI (it loads meanwhile): what the proxy answers early is not lost."""
+    app = make_app()
+    await send(server)  # answered before the app runs
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.store.session.requests == 1, pilot)
+        assert app.store.at(0).route == "default"

@@ -119,7 +119,7 @@ class SessionsPane(Vertical):
     DEFAULT_CSS = """
     SessionsPane { border: round $primary-darken-1; height: auto; max-height: 10; }
     SessionsPane:focus-within { border: round $accent; }
-    SessionsPane SessionsTree { height: auto; max-height: 8; background: transparent; }
+    SessionsPane SessionsTree { height: auto; max-height: 8; background: transparent; overflow-x: hidden; }
     """
 
     def __init__(self, store: FlowStore, **kwargs) -> None:  # type: ignore[no-untyped-def]
