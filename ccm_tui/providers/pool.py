@@ -1,12 +1,9 @@
-"""One provider's connections upstream: small httpx pools behind one admission gate.
+"""One provider's connections upstream: one httpx client over :class:`Http1Transport`, behind an admission gate.
 
-httpcore's pool rescans all its connections and queued requests whenever a request starts or
-ends (``_assign_requests_to_connections``), so one big pool costs O(connections x queued) per
-event: at 1000 concurrent streams through one 512-connection pool the first byte took tens of
-seconds and the scans held the proxy's loop, stalling every other route. Here each pool holds at
-most :data:`POOL_SIZE` connections (a scan stays short), pools are added as the busy ones fill up,
-and a request only enters a pool that has a free slot: past :data:`MAX_STREAMS` requests wait
-at the gate (a FIFO semaphore), never in httpcore's queue.
+Past :data:`MAX_STREAMS` requests in flight, more wait at the gate (a FIFO semaphore, bounded by
+the pool timeout), never inside the transport: the upstream sees at most that many at once. The
+transport keeps at most :data:`POOL_SIZE` idle connections per origin and costs O(1) per request
+(httpcore's pool rescanned every connection per request, quadratic at high concurrency).
 """
 
 from __future__ import annotations
@@ -17,9 +14,9 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 
-#: Connections per httpx pool. A closing response makes httpcore compare every idle connection with
-#: every connection (O(size²)): profiled at 1000 streams, 64 spent ~16% of the proxy's CPU there, 16 ~2%.
-POOL_SIZE = 16
+from .transport import Http1Transport
+
+POOL_SIZE = 64  # idle keep-alive connections kept per origin
 MAX_STREAMS = 1024  # requests in flight to one provider; more wait for a slot (pool timeout)
 _ssl_context: ssl.SSLContext | None = None
 
@@ -39,22 +36,21 @@ class UpstreamPool:
     def __init__(self, timeout: httpx.Timeout, *, pool_size: int | None = None, max_streams: int | None = None
                  ) -> None:
         self.timeout = timeout
-        self.pool_size = pool_size or POOL_SIZE
-        self.max_pools = max(1, -(-(max_streams or MAX_STREAMS) // self.pool_size))
-        self._gate = asyncio.Semaphore(self.max_pools * self.pool_size)
-        self._clients: list[httpx.AsyncClient] = []
-        self._busy: list[int] = []
+        self.max_streams = max_streams or MAX_STREAMS
+        self._gate = asyncio.Semaphore(self.max_streams)
+        self.in_flight = 0
+        self.transport = Http1Transport(None, max_idle=pool_size or POOL_SIZE)
+        self._client: httpx.AsyncClient | None = None
 
     @property
-    def in_flight(self) -> int:
-        return sum(self._busy)
-
-    @property
-    def pools(self) -> int:
-        return len(self._clients)
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:  # the CA bundle is loaded on first use (or by warm-up), not at config load
+            self.transport._ssl = _shared_ssl_context()
+            self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, transport=self.transport)
+        return self._client
 
     def build_request(self, method: str, url: str, **kwargs: object) -> httpx.Request:
-        return self._client(0).build_request(method, url, **kwargs)  # type: ignore[arg-type]
+        return self.client.build_request(method, url, **kwargs)  # type: ignore[arg-type]
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """Wait for a slot (at most the pool timeout: ``httpx.PoolTimeout``), then send."""
@@ -66,12 +62,10 @@ class UpstreamPool:
                 raise httpx.PoolTimeout("no free upstream connection slot in time", request=request) from None
         else:
             await self._gate.acquire()  # a free slot: returns at once
-        index = self._free_pool()
-        client = self._client(index)
-        self._busy[index] += 1
-        release = _once(lambda: self._release(index))
+        self.in_flight += 1
+        release = _once(self._release)
         try:
-            response = await client.send(request, stream=True)
+            response = await self.client.send(request, stream=True)
         except BaseException:
             release()
             raise
@@ -79,27 +73,13 @@ class UpstreamPool:
         return response
 
     async def aclose(self) -> None:
-        clients, self._clients = self._clients, []
-        for client in clients:
+        client, self._client = self._client, None
+        if client is not None:
             await client.aclose()
+        await self.transport.aclose()
 
-    def _free_pool(self) -> int:
-        """The first pool with a free slot (the gate guarantees one exists or may be added)."""
-        for index, busy in enumerate(self._busy):
-            if busy < self.pool_size:
-                return index
-        return len(self._busy)
-
-    def _client(self, index: int) -> httpx.AsyncClient:
-        while index >= len(self._clients):
-            limits = httpx.Limits(max_connections=self.pool_size, max_keepalive_connections=self.pool_size)
-            self._clients.append(httpx.AsyncClient(timeout=self.timeout, limits=limits, follow_redirects=False,
-                                                   verify=_shared_ssl_context()))
-            self._busy.append(0)
-        return self._clients[index]
-
-    def _release(self, index: int) -> None:
-        self._busy[index] -= 1
+    def _release(self) -> None:
+        self.in_flight -= 1
         self._gate.release()
 
 

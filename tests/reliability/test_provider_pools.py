@@ -35,7 +35,7 @@ async def test_requests_past_the_limit_wait_at_the_gate_not_upstream(hostile: Ho
         await until(lambda: sum(s.done() for s in sends) == 4)
         await asyncio.sleep(0.3)  # the two others stay at the gate: nothing more reaches the upstream
         assert hostile.open_streams == 4 and len(hostile.requests) == 4 and hostile.peak_streams == 4
-        assert p.in_flight == 4 and p.pools == 2
+        assert p.in_flight == 4 and p.transport.opened == 4
         first = next(s for s in sends if s.done()).result()
         await first.aclose()  # a slot frees: one waiting request goes in
         await until(lambda: sum(s.done() for s in sends) == 5)
