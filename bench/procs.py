@@ -98,7 +98,7 @@ default = "anthropic,bench-c8"
 
 
 def start_serve(workdir: Path, config: Path, name: str = "serve", timeout: float = 20.0,
-                variant: tuple[str, ...] = ()) -> Child:
+                variant: tuple[str, ...] = (), extra: tuple[str, ...] = ()) -> Child:
     """Start ``python -m ccm_tui serve``; time the URL line and the first answered request.
 
     ``variant``: flags for bench/launch.py (``--uvloop``, ``--orjson``) to try a speed-up.
@@ -107,7 +107,7 @@ def start_serve(workdir: Path, config: Path, name: str = "serve", timeout: float
            "XDG_CONFIG_HOME": str(workdir / "config")}
     t0 = time.perf_counter()
     launcher = [str(BENCH / "launch.py"), *variant] if variant else ["-m", "ccm_tui"]
-    proc, out = _spawn([sys.executable, *launcher, "serve", "--config", str(config), "--port", "0"],
+    proc, out = _spawn([sys.executable, *launcher, "serve", "--config", str(config), "--port", "0", *extra],
                        workdir, name, env)
     line = _wait_line(proc, out, "ANTHROPIC_BASE_URL=", timeout)
     t_line = time.perf_counter() - t0

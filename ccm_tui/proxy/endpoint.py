@@ -17,21 +17,31 @@ class Endpoint:
     def __init__(self, config: Config, *, host: str | None = None, port: int | None = None) -> None:
         self.host = host or config.server.host
         self.token: Secret = config.server.auth_token or Secret("ccm-" + secrets.token_urlsafe(24))
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind((self.host, config.server.port if port is None else port))
-            self.sock.listen(1024)
-        except BaseException:
-            self.sock.close()  # port taken or host unknown: the caller reports it, no fd leaks
-            raise
+        self.sock = listen(self.host, config.server.port if port is None else port)
         self.port: int = self.sock.getsockname()[1]
 
     @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket whose connections send at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto named: asyncio sets TCP_NODELAY only on accepted sockets whose proto says TCP; the option
+    # is also set here, where Linux copies it to accepted sockets (uvloop accepts without Python).
+    # With Nagle on, Hypercorn's separate head and body writes wait ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+    except BaseException:
+        sock.close()  # port taken or host unknown: the caller reports it, no fd leaks
+        raise
+    return sock
 
 
 def child_env(base_url: str, token: Secret, config: Config) -> dict[str, str]:
