@@ -41,7 +41,7 @@ def children_cpu(pid: int) -> float:
 def request_bytes(target: Target, stream: bool) -> bytes:
     body = target.body("bench-c8", stream)
     host = target.base_url.split("//", 1)[1]
-    head = [f"POST /v1/messages HTTP/1.1", f"host: {host}", "content-type: application/json",
+    head = ["POST /v1/messages HTTP/1.1", f"host: {host}", "content-type: application/json",
             f"content-length: {len(body)}", *(f"{k}: {v}" for k, v in target.headers.items())]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for conns in [int(c) for c in args.conns.split(",")]:
             for stream in (False, True):
                 per: dict[str, list[dict[str, float]]] = {t.name: [] for t, _ in targets}
-                for target, pid in targets:  # warm-up
+                for target, _pid in targets:  # warm-up
                     asyncio.run(load(target, conns, 0.5, stream))
                 for _ in range(args.rounds):
                     for target, pid in targets:
