@@ -15,6 +15,8 @@ import argparse
 import asyncio
 import json
 import re
+import socket
+import struct
 import sys
 from functools import lru_cache
 
@@ -119,10 +121,28 @@ async def _stream(writer: asyncio.StreamWriter, events: tuple[bytes, ...], delay
     writer.write(b"0\r\n\r\n")
 
 
+RESET_AFTER = 0  # --reset-after N: a connection's request after its N-th answer gets a TCP reset, no answer
+
+
+RESETS = [0]
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    RESETS[0] += 1
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    answered = 0
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
+            if RESET_AFTER and answered >= RESET_AFTER and not head.startswith(b"GET /stats"):
+                _reset(writer)  # what an upstream closing a kept-alive connection looks like to the next request
+                return
+            answered += 1
             line, _, rest = head.partition(b"\r\n")
             method, path, _ = line.split(b" ", 2)
             length = 0
@@ -146,6 +166,9 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 else:
                     data = openai_json(model, n)
                     writer.write(_head(200, "application/json", len(data)) + data)
+            elif path == b"/stats":
+                data = json.dumps({"resets": RESETS[0]}).encode()
+                writer.write(_head(200, "application/json", len(data)) + data)
             elif path in (b"/", b"/health"):
                 writer.write(_head(200, "application/json", 2) + b"{}")
             else:
@@ -168,7 +191,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--uvloop", action="store_true", help="use uvloop when importable")
+    parser.add_argument("--reset-after", type=int, default=0, help="reset each connection after N answers")
     args = parser.parse_args()
+    RESET_AFTER = args.reset_after
     if args.uvloop:
         try:
             import uvloop  # type: ignore[import-not-found]

@@ -56,8 +56,9 @@ def _spawn(args: list[str], workdir: Path, name: str, env: dict[str, str] | None
     return proc, out
 
 
-def start_fake(workdir: Path, uvloop: bool = False, name: str = "fake") -> Child:
+def start_fake(workdir: Path, uvloop: bool = False, name: str = "fake", reset_after: int = 0) -> Child:
     args = [sys.executable, str(BENCH / "fake_upstream.py")] + (["--uvloop"] if uvloop else [])
+    args += ["--reset-after", str(reset_after)] if reset_after else []
     proc, out = _spawn(args, workdir, name)
     port = _wait_line(proc, out, "PORT=", 10.0).split("=", 1)[1]
     return Child(proc, f"http://127.0.0.1:{port}", out)
