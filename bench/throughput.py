@@ -93,6 +93,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     children = [fake]
     try:
         config = write_config(wd, fake.base_url)
+        if args.config_extra:  # e.g. "[history]\nenabled = false" to see what one feature costs
+            config.write_text(config.read_text() + "\n" + args.config_extra.replace("\\n", "\n") + "\n")
         extra = ("--workers", args.workers) if args.workers else ()
         serve = start_serve(wd, config, extra=extra)
         children.append(serve)
@@ -139,6 +141,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", default="")
     parser.add_argument("--peers", default="ccr,litellm")
+    parser.add_argument("--config-extra", default="", help="TOML appended to serve's config (\\n for newlines)")
     parser.add_argument("--json", type=Path, default=BENCH / "results" / "throughput.json")
     args = parser.parse_args()
     out = run(args)

@@ -18,6 +18,7 @@ says so), while ``max_tokens`` still counts it.
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ BUILTIN_PRICES: dict[str, Price] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)  # every request compares its model with every priced name
 def _norm(name: str) -> str:
     """``openrouter/anthropic/claude-sonnet-4.5`` → ``claude-sonnet-4-5``."""
     return name.rsplit("/", 1)[-1].strip().lower().replace(".", "-")
