@@ -68,7 +68,7 @@ def run(args) -> int:  # type: ignore[no-untyped-def]
     bus.subscribe(printer(sys.stdout))
     bus.subscribe_session(session_printer(sys.stderr))
     try:
-        server = ProxyServer(config, bus, host=args.host, port=args.port)
+        server = ProxyServer(config, bus, host=args.host, port=args.port, preconnect=True)
     except OSError as exc:
         port = config.server.port if args.port is None else args.port
         print(f"ccm-tui: cannot listen on {args.host or config.server.host}:{port}: {exc}", file=sys.stderr)

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         from ..tui.app import CcmApp
 
         bus = EventBus()
-        server = ProxyServer(config, bus, endpoint=endpoint)  # claude's first requests wait in the backlog
+        server = ProxyServer(config, bus, endpoint=endpoint, preconnect=True)  # claude's first requests wait in the backlog
         # History and the app listen before the proxy serves: nothing claude asks early goes unrecorded.
         history = open_history(config.history, bus, server.redactor)
         app = CcmApp(server, argv, env, claude_cwd=os.getcwd(), embed=embed, keep_open=args.keep_open,

@@ -39,13 +39,12 @@ class UpstreamPool:
         self.max_streams = max_streams or MAX_STREAMS
         self._gate = asyncio.Semaphore(self.max_streams)
         self.in_flight = 0
-        self.transport = Http1Transport(None, max_idle=pool_size or POOL_SIZE)
+        self.transport = Http1Transport(_shared_ssl_context, max_idle=pool_size or POOL_SIZE)
         self._client: httpx.AsyncClient | None = None
 
     @property
     def client(self) -> httpx.AsyncClient:
-        if self._client is None:  # the CA bundle is loaded on first use (or by warm-up), not at config load
-            self.transport._ssl = _shared_ssl_context()
+        if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, transport=self.transport)
         return self._client
 
@@ -71,6 +70,10 @@ class UpstreamPool:
             raise
         response.stream = _ReleasingStream(response.stream, release)  # type: ignore[arg-type]
         return response
+
+    async def preconnect(self, url: str) -> None:
+        """Set up what the first request would (client, CA bundle, one connection), before it comes."""
+        await self.transport.preconnect(self.client.build_request("GET", url).url, self.timeout.connect)
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

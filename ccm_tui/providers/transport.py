@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 
@@ -55,8 +55,9 @@ class _Connection:
 
 
 class Http1Transport(httpx.AsyncBaseTransport):
-    def __init__(self, ssl_context: ssl.SSLContext | None = None, *, max_idle: int = MAX_IDLE) -> None:
-        self._ssl = ssl_context
+    def __init__(self, ssl_context: Callable[[], ssl.SSLContext] = ssl.create_default_context, *,
+                 max_idle: int = MAX_IDLE) -> None:
+        self._ssl = ssl_context  # called on the first https connection: loading CA certificates takes tens of ms
         self._max_idle = max_idle
         self._idle: dict[Origin, list[_Connection]] = {}
         self.opened = 0  # connections opened so far (tests, diagnostics)
@@ -90,6 +91,17 @@ class Http1Transport(httpx.AsyncBaseTransport):
                 await asyncio.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
         raise AssertionError("unreachable")
 
+    async def preconnect(self, url: httpx.URL, timeout: float | None) -> None:
+        """Open one connection to ``url``'s origin (TCP, TLS) and keep it idle for the first request."""
+        scheme = url.raw_scheme
+        origin: Origin = (scheme, url.raw_host.decode("ascii"), url.port or (443 if scheme == b"https" else 80))
+        if not self._idle.get(origin):
+            try:
+                conn = await self._connect(origin, timeout)
+            except _StaleConnection as failed:
+                raise failed.error from None
+            self._checkin(origin, conn)
+
     async def aclose(self) -> None:
         stacks, self._idle = self._idle, {}
         for stack in stacks.values():
@@ -115,7 +127,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
 
     async def _connect(self, origin: Origin, timeout: float | None) -> _Connection:
         scheme, host, port = origin
-        tls = (self._ssl or ssl.create_default_context()) if scheme == b"https" else None
+        tls = self._ssl() if scheme == b"https" else None
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(

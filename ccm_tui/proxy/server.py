@@ -27,6 +27,7 @@ from hypercorn.config import Sockets
 
 from ..config import Config
 from ..events import EventBus, SessionUpdate
+from ..flow import Flow
 from ..secrets import Redactor
 from ..tokens import warm_up
 from .app import create_app
@@ -91,8 +92,11 @@ class ProxyServer:
         host: str | None = None,
         port: int | None = None,
         endpoint: Endpoint | None = None,
+        preconnect: bool = False,
     ) -> None:
-        """``endpoint``: the socket and token made earlier (``host``/``port`` are then unused)."""
+        """``endpoint``: the socket and token made earlier (``host``/``port`` are then unused).
+        ``preconnect``: open a connection to each provider at start (serve, the TUI)."""
+        self.preconnect = preconnect
         self.bus = bus or EventBus()
         raise_fd_limit()
         self._endpoint = endpoint or Endpoint(config, host=host, port=port)
@@ -165,12 +169,33 @@ class ProxyServer:
             self.warm_up_vocabularies()
         watcher = asyncio.ensure_future(self.session.watch(self.reload_poll_s))
         self._loop.call_soon(self._ready.set)
+        warm = asyncio.ensure_future(self._warm_providers() if self.preconnect else asyncio.sleep(0))
         try:
             await hypercorn_serve(self.app, hc, shutdown_trigger=self._stop.wait)
         finally:
             watcher.cancel()
-            await asyncio.wait({watcher})
+            warm.cancel()
+            await asyncio.wait({watcher, warm})
             await self.state.aclose()
+
+    async def _warm_providers(self) -> None:
+        """Each provider's client built and one connection opened (TCP, TLS) right after start, so the
+        first request to it costs what later ones do. A provider that cannot be reached now is not an
+        error here: its first request will say so."""
+        await asyncio.sleep(0)  # after Hypercorn took the socket
+        config = self.config
+        holder = Flow("GET", "/ccm/warm-up", {})
+        try:
+            for name in list(config.providers):
+                try:
+                    provider = self.state.provider(name, config, holder)
+                    base_url = getattr(provider.config, "base_url", None)
+                    if base_url:
+                        await provider.upstream.preconnect(base_url)
+                except Exception as exc:  # noqa: BLE001 - best effort; the first request reports a real failure
+                    log.debug("warming provider %r: %s", name, exc)
+        finally:
+            self.state.release(holder)
 
     def warm_up_vocabularies(self) -> None:
         """Load the token vocabularies (~0.3 s each) on a thread, not on the first count; once."""

@@ -4,15 +4,28 @@ one saturated provider never blocks a request to another."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import anthropic
 import httpx
 import pytest
 
+from ccm_tui.flow import Flow
 from ccm_tui.providers import pool
 from ccm_tui.providers.pool import UpstreamPool
-from tests.reliability.conftest import BODY, Hostile, Send, auth, error, message_json, stream
+from ccm_tui.proxy.server import ProxyServer
+from tests.reliability.conftest import (
+    BODY,
+    Hostile,
+    Send,
+    auth,
+    error,
+    message_json,
+    stream,
+    tcp_connections,
+    two_provider_config,
+)
 
 WAIT = 30.0  # generous: correctness on a loaded machine, not speed
 
@@ -149,3 +162,24 @@ def test_the_proxy_lifts_a_low_open_file_limit(fake_anthropic) -> None:  # type:
         assert raised == hard if hard != resource.RLIM_INFINITY else raised >= 8192
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_serve_opens_a_connection_to_each_provider_at_start(hostile: Hostile) -> None:
+    """The first request finds its connection open (and the client built): it costs what later ones do."""
+    hostile.default = message_json("fine")
+    server = ProxyServer(two_provider_config(hostile.base_url), host="127.0.0.1", port=0, preconnect=True)
+    server.start_in_thread()
+    try:
+        port = int(hostile.base_url.rsplit(":", 1)[1])
+        deadline = time.monotonic() + WAIT
+        while tcp_connections(port) < 2 and time.monotonic() < deadline:  # main and spare, before any request
+            time.sleep(0.01)
+        assert tcp_connections(port) >= 2 and hostile.requests == []
+        answer = httpx.post(server.base_url + "/v1/messages", json=BODY, headers=auth(server), timeout=WAIT)
+        assert answer.status_code == 200
+        holder = Flow("GET", "/test", {})
+        main = server.state.provider("main", server.config, holder)
+        server.state.release(holder)
+        assert main.upstream.transport.opened == 1  # the request used the connection opened at start
+    finally:
+        server.stop()
