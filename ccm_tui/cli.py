@@ -8,6 +8,7 @@ that ``ccm-tui serve`` never loads Textual.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -41,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(serve)
     serve.add_argument("--host", help="bind address (default from config: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default from config; 0 = any free port)")
+    serve.add_argument("--workers", type=_workers, default=1, metavar="N",
+                       help="processes serving the one port (default 1; auto = one per core)")
 
     sub.add_parser("statusline", help="print ccm's statusline for claude (reads claude's statusline JSON on stdin)")
 
@@ -102,3 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args)
     except KeyboardInterrupt:
         return 130
+
+
+def _workers(value: str) -> int:
+    if value == "auto":
+        return os.cpu_count() or 1
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 256:
+        raise argparse.ArgumentTypeError(f"{value!r}: a number from 1 to 256, or auto")
+    return count

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import sys
 import time
 from typing import TextIO
@@ -10,7 +12,7 @@ from typing import TextIO
 from ..config import ConfigError, load_config
 from ..events import EventBus, FlowEvent, SessionUpdate
 from ..flow import Flow
-from ..history.writer import open_history
+from ..history.writer import open_history, prepare_history
 from ..logs import setup_file_logging
 from ..proxy.validate import CONTROL_CHARS
 
@@ -68,7 +70,8 @@ def run(args) -> int:  # type: ignore[no-untyped-def]
     bus.subscribe(printer(sys.stdout))
     bus.subscribe_session(session_printer(sys.stderr))
     try:
-        server = ProxyServer(config, bus, host=args.host, port=args.port, preconnect=True)
+        server = ProxyServer(config, bus, host=args.host, port=args.port, preconnect=True,
+                             reuse_port=getattr(args, "workers", 1) > 1)
     except OSError as exc:
         port = config.server.port if args.port is None else args.port
         print(f"ccm-tui: cannot listen on {args.host or config.server.host}:{port}: {exc}", file=sys.stderr)
@@ -80,13 +83,21 @@ def run(args) -> int:  # type: ignore[no-untyped-def]
         print(f"ccm-tui: no config file at {config.path}: passthrough to Anthropic "
               "(`ccm-tui config init` writes one)", file=sys.stderr)
 
+    if getattr(args, "workers", 1) > 1:
+        prepare_history(config.history)
+    workers = _fork_workers(getattr(args, "workers", 1))
+    first = workers is not None  # the process that was started; the others only serve
+    if not first:
+        server.listen_again()
+
     def ready() -> None:
-        # claude keeps its own login (auth = "client"): the token goes in ANTHROPIC_CUSTOM_HEADERS instead
-        token = " ".join(f"{name}={value if name == 'ANTHROPIC_AUTH_TOKEN' else shlex.quote(value)}"
-                         for name, value in server.token_env().items())
-        print(f"ANTHROPIC_BASE_URL={server.base_url} {token}", flush=True)
-        print(f"ccm-tui: serving; log file {log_file}; config edits apply at once (or on SIGHUP); Ctrl-C stops",
-              file=sys.stderr, flush=True)
+        if first:
+            # claude keeps its own login (auth = "client"): the token goes in ANTHROPIC_CUSTOM_HEADERS instead
+            token = " ".join(f"{name}={value if name == 'ANTHROPIC_AUTH_TOKEN' else shlex.quote(value)}"
+                             for name, value in server.token_env().items())
+            print(f"ANTHROPIC_BASE_URL={server.base_url} {token}", flush=True)
+            print(f"ccm-tui: serving; log file {log_file}; config edits apply at once (or on SIGHUP); Ctrl-C stops",
+                  file=sys.stderr, flush=True)
 
     history = open_history(config.history, bus, server.redactor)
     try:
@@ -94,4 +105,40 @@ def run(args) -> int:  # type: ignore[no-untyped-def]
     finally:
         if history is not None:
             history.close()
+        _stop_workers(workers or [])
+    if not first:
+        sys.stdout.flush()
+        os._exit(0)  # a forked worker leaves no atexit work of its parent behind
     return 0
+
+
+def _fork_workers(count: int) -> list[int] | None:
+    """``count - 1`` more processes sharing the bound socket (the kernel spreads the connections).
+    Returns the workers' pids in the first process, None in a worker. Forked before any thread or loop
+    starts; each process then has its own loop, history writer (one SQLite file in WAL mode) and budget."""
+    pids: list[int] = []
+    for _ in range(count - 1):
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            return None
+        pids.append(pid)
+    return pids
+
+
+def _stop_workers(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10.0
+    for pid in pids:
+        while True:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if done or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)

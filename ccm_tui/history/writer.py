@@ -126,12 +126,25 @@ class HistoryWriter:
             self.store.close()
 
 
+def _history_path(settings: HistorySettings) -> Path:
+    return Path(settings.path).expanduser() if settings.path else default_history_path()
+
+
+def prepare_history(settings: HistorySettings) -> None:
+    """Create and migrate the database once, before several processes open it at the same moment."""
+    if settings.enabled:
+        try:
+            SQLiteStore(_history_path(settings)).close()
+        except (sqlite3.Error, OSError, RuntimeError):
+            pass  # each process reports it when it opens the file
+
+
 def open_history(settings: HistorySettings, bus: EventBus, redactor: Redactor) -> HistoryWriter | None:
     """A writer subscribed to ``bus``, or None when history is off or the database cannot be opened
     (logged: a broken history never stops the proxy)."""
     if not settings.enabled:
         return None
-    path = Path(settings.path).expanduser() if settings.path else default_history_path()
+    path = _history_path(settings)
     try:
         writer = HistoryWriter(SQLiteStore(path), redactor, settings)
     except (sqlite3.Error, OSError, RuntimeError):

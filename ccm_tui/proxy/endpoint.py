@@ -14,10 +14,11 @@ from ..secrets import PROXY_TOKEN_HEADER, Secret
 class Endpoint:
     """A bound, listening socket on the configured (or given) address, and the proxy's token."""
 
-    def __init__(self, config: Config, *, host: str | None = None, port: int | None = None) -> None:
+    def __init__(self, config: Config, *, host: str | None = None, port: int | None = None,
+                 reuse_port: bool = False) -> None:
         self.host = host or config.server.host
         self.token: Secret = config.server.auth_token or Secret("ccm-" + secrets.token_urlsafe(24))
-        self.sock = listen(self.host, config.server.port if port is None else port)
+        self.sock = listen(self.host, config.server.port if port is None else port, reuse_port=reuse_port)
         self.port: int = self.sock.getsockname()[1]
 
     @property
@@ -26,7 +27,7 @@ class Endpoint:
         return f"http://{host}:{self.port}"
 
 
-def listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A listening TCP socket whose connections send at once."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto named: asyncio sets TCP_NODELAY only on accepted sockets whose proto says TCP; the option
@@ -35,6 +36,8 @@ def listen(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:  # several processes on one port (serve --workers), each its own accept queue
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
         sock.listen(1024)

@@ -32,7 +32,7 @@ from ..secrets import Redactor
 from ..tokens import warm_up
 from .app import create_app
 from .connections import AcceptFailureLog, Listener, install_connection_timeouts, raise_fd_limit
-from .endpoint import Endpoint, child_env, token_env
+from .endpoint import Endpoint, child_env, listen, token_env
 from .session import RELOAD_POLL_S, Session
 from .state import ProxyState, config_secrets
 
@@ -93,13 +93,15 @@ class ProxyServer:
         port: int | None = None,
         endpoint: Endpoint | None = None,
         preconnect: bool = False,
+        reuse_port: bool = False,
     ) -> None:
         """``endpoint``: the socket and token made earlier (``host``/``port`` are then unused).
-        ``preconnect``: open a connection to each provider at start (serve, the TUI)."""
+        ``preconnect``: open a connection to each provider at start (serve, the TUI). ``reuse_port``: other
+        processes may listen on the same port (``serve --workers``)."""
         self.preconnect = preconnect
         self.bus = bus or EventBus()
         raise_fd_limit()
-        self._endpoint = endpoint or Endpoint(config, host=host, port=port)
+        self._endpoint = endpoint or Endpoint(config, host=host, port=port, reuse_port=reuse_port)
         self.host, self.port, self.token = self._endpoint.host, self._endpoint.port, self._endpoint.token
         self._sock = self._endpoint.sock
         try:
@@ -141,6 +143,13 @@ class ProxyServer:
 
     def _apply_server_settings(self, update: SessionUpdate) -> None:
         self.app.config["MAX_CONTENT_LENGTH"] = update.config.server.max_body_bytes
+
+    def listen_again(self) -> None:
+        """In a forked worker: a socket of its own on the same port (``reuse_port``), so the kernel
+        spreads new connections evenly over the processes."""
+        sock = listen(self.host, self.port, reuse_port=True)
+        self._sock.close()
+        self._sock = self._endpoint.sock = sock
 
     @property
     def base_url(self) -> str:

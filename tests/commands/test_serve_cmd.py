@@ -122,3 +122,56 @@ default = "anthropic,claude-sonnet-4-5"
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+def test_serve_workers_share_the_port_and_stop_together(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``--workers 2``: two processes answer on one port (their history records name both), each
+    request is answered once, and stopping the first process stops the other."""
+    import sqlite3
+
+    fake = FakeAnthropic()
+    with run_asgi(fake.app) as upstream:
+        config = tmp_path / "config.toml"
+        config.write_text(f"""
+[providers.anthropic]
+type = "anthropic"
+base_url = "{upstream}"
+api_key = "$KEY"
+models = ["claude-sonnet-4-5"]
+
+[router]
+default = "anthropic,claude-sonnet-4-5"
+
+[history]
+path = "{tmp_path / 'history.sqlite3'}"
+""")
+        env = {**os.environ, "KEY": CANARY_KEY, "CCM_LOG_FILE": str(tmp_path / "log")}
+        process = subprocess.Popen([sys.executable, "-m", "ccm_tui", "serve", "--config", str(config),
+                                    "--port", "0", "--workers", "2"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        workers: list[str] = []
+        try:
+            match = LINE.search(process.stdout.readline())  # type: ignore[union-attr]
+            assert match
+            base_url, token = match.groups()
+            for _ in range(40):  # a fresh connection each: the kernel spreads them over the two sockets
+                response = httpx.post(base_url + "/v1/messages", headers={"x-api-key": token},
+                                      json={"model": "x", "max_tokens": 5,
+                                            "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
+                assert response.status_code == 200
+            workers = open(f"/proc/{process.pid}/task/{process.pid}/children").read().split()
+            assert len(workers) == 1
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=15) == 0
+            stderr = process.stderr.read()  # type: ignore[union-attr]
+        finally:
+            if process.poll() is None:
+                process.kill()
+            for pid in workers:
+                if os.path.exists(f"/proc/{pid}"):
+                    os.kill(int(pid), signal.SIGKILL)
+    assert "Traceback" not in stderr
+    assert not os.path.exists(f"/proc/{workers[0]}") or "zombie" in open(f"/proc/{workers[0]}/status").read().lower()
+    with sqlite3.connect(tmp_path / "history.sqlite3") as db:
+        rows = db.execute("SELECT process, count(*) FROM flows GROUP BY process").fetchall()
+    assert sum(n for _, n in rows) == 40 and len(rows) == 2, rows
