@@ -18,7 +18,7 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import ParseError
 
-from .config import Config, ConfigError, check_route, parse_config
+from .config import Config, ConfigError, check_route, parse_config, parse_target
 from .secrets import write_private
 
 
@@ -54,8 +54,21 @@ def write_route(config: Config, route: str, target: str | None, *, env: Any = No
         table.pop(key, None)
     else:
         table[key] = target
+        _add_model(doc, *parse_target(target))
     new_text = tomlkit.dumps(doc)
     updated = parse_config(new_text, env=os.environ if env is None else env, source=str(config.path))
     check_route(updated, key, target)  # the file's providers may have changed since the last load
     write_private(path, new_text, mode=mode)
     return dataclasses.replace(updated, path=config.path)
+
+
+def _add_model(doc: Any, provider: str, model: str) -> None:
+    """A model typed for a route joins its provider's ``models`` (so pickers and /model list it)."""
+    entry = doc.get("providers", {}).get(provider)
+    if not hasattr(entry, "get"):
+        return
+    models = entry.get("models")
+    if models is None:
+        entry["models"] = [model]
+    elif isinstance(models, list) and model not in models:
+        models.append(model)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -86,10 +87,18 @@ def shown(raw: str, resolved: str) -> str:
     return "a value that is not shown (it may be a key)"
 
 
+def unknown(key: str, known: Any, listed: str = "") -> str:
+    """"unknown key", with the nearest known key when it looks like a typo (``backgrund``)."""
+    near = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    return f"unknown key{hint}" + (f" ({listed})" if listed else "")
+
+
 class _Builder:
     def __init__(self, text: str, env: Any, source: str) -> None:
         self.text, self.env, self.source = text, env, source
         self.problems: list[str] = []
+        self.invalid: dict[str, str] = {}  # provider name → its first problem (it is not in the config)
 
     def problem(self, path: tuple[str, ...], message: str) -> None:
         line = line_of(self.text, path) or (line_of(self.text, path[:-1]) if len(path) > 1 else None)
@@ -149,9 +158,15 @@ class _Builder:
         except ValueError:
             self.problem(path, f"expected \"provider,model\", got {shown(value, resolved)}")
             return None
+        if provider in self.invalid:
+            self.problem(path, f"provider {provider!r} is invalid ({self.invalid[provider]})")
+            return None
         if provider not in providers:
             which = repr(provider) if value == resolved else f"in {shown(value, resolved)}"
-            self.problem(path, f"unknown provider {which} (defined: {', '.join(providers) or 'none'})")
+            defined = [*providers, *(f"{name} (invalid)" for name in self.invalid)]
+            near = difflib.get_close_matches(provider, [*providers, *self.invalid], n=1, cutoff=0.75)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            self.problem(path, f"unknown provider {which}{hint} (defined: {', '.join(defined) or 'none'})")
             return None
         return f"{provider},{model}"
 
@@ -173,7 +188,7 @@ class _Builder:
             self.problem(base, "expected a table")
             return None
         for key in sorted(set(data) - _PROVIDER_KEYS):
-            self.problem((*base, key), "unknown key")
+            self.problem((*base, key), unknown(key, _PROVIDER_KEYS))
         kind = data.get("type")
         preset = self.string(data, (*base, "preset"))
         if kind not in PROVIDER_TYPES:
@@ -294,7 +309,7 @@ class _Builder:
 
     def router(self, data: dict, providers: dict[str, ProviderConfig]) -> RouterConfig:
         for key in sorted(set(data) - _ROUTER_KEYS):
-            self.problem(("router", key), f"unknown key (routes: {', '.join(ROUTES)})")
+            self.problem(("router", key), unknown(key, _ROUTER_KEYS, f"routes: {', '.join(ROUTES)}"))
         routes = {}
         for route in ROUTES:
             if route in data:
@@ -329,7 +344,7 @@ class _Builder:
         else:
             for route, items in raw_fallbacks.items():
                 if route not in ROUTES:
-                    self.problem(("router", "fallbacks", route), "unknown route")
+                    self.problem(("router", "fallbacks", route), unknown(route, ROUTES).replace("key", "route", 1))
                     continue
                 fallbacks[route] = self.target_list(items, ("router", "fallbacks", route), providers)
         return RouterConfig(
@@ -349,7 +364,8 @@ class _Builder:
 
     def history(self, data: dict) -> HistorySettings:
         for key in sorted(set(data) - {"enabled", "path", "retention_days", "max_mib", "bodies"}):
-            self.problem(("history", key), "unknown key (enabled, path, retention_days, max_mib, bodies)")
+            self.problem(("history", key), unknown(key, ("enabled", "path", "retention_days", "max_mib", "bodies"),
+                                                   "enabled, path, retention_days, max_mib, bodies"))
         flags = {}
         for key in ("enabled", "bodies"):
             value = data.get(key, True)
@@ -367,7 +383,8 @@ class _Builder:
 
     def claude(self, data: dict) -> ClaudeSettings:
         for key in sorted(set(data) - {"statusline", "model_discovery", "compact_window"}):
-            self.problem(("claude", key), "unknown key (statusline, model_discovery, compact_window)")
+            self.problem(("claude", key), unknown(key, ("statusline", "model_discovery", "compact_window"),
+                                                  "statusline, model_discovery, compact_window"))
         statusline = data.get("statusline", "keep")
         if statusline not in STATUSLINE_MODES:
             self.problem(("claude", "statusline"), f"expected one of {', '.join(STATUSLINE_MODES)}, got {statusline!r}")
@@ -397,19 +414,25 @@ class _Builder:
         return out
 
 
+SECTIONS = frozenset({"server", "providers", "router", "budget", "prices", "history", "claude"})
+
+
 def build_config(data: dict[str, Any], text: str, env: Any, source: str) -> Config:
     b = _Builder(text, env, source)
-    for key in sorted(set(data) - {"server", "providers", "router", "budget", "prices", "history", "claude"}):
-        b.problem((key,), "unknown section")
+    for key in sorted(set(data) - SECTIONS):
+        b.problem((key,), unknown(key, SECTIONS).replace("key", "section", 1))
     providers: dict[str, ProviderConfig] = {}
     raw_providers = data.get("providers", {})
     if not isinstance(raw_providers, dict) or not raw_providers:
         b.problem(("providers",), "at least one [providers.NAME] table is required")
     else:
         for name, entry in raw_providers.items():
+            before = len(b.problems)
             provider = b.provider(name, entry)
             if provider:
                 providers[name] = provider
+            elif len(b.problems) > before:
+                b.invalid[name] = b.problems[before].split(": ", 1)[-1]
         b.client_auth(raw_providers, providers)
     router = b.router(b.table(data, ("router",)), providers)
     budget = b.table(data, ("budget",))

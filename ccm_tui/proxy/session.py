@@ -105,6 +105,10 @@ class Session:
                 self._stamp = file_stamp(config.path)  # our own write is not an external edit
             where = f"saved to {config.path}" if not config.embedded_default else "this session only"
             message = f"{route} → {target or 'default'} ({where})"
+            provider, _, model = (target or "").partition(",")
+            if target and (provider, model) not in self.config.all_models() and (provider, model) in \
+                    config.all_models():
+                message += f"; {model} added to the models of {provider!r}"
             self._swap(config, "route", message)
             return message
 

@@ -74,6 +74,10 @@ class RoutePicker(ModalScreen[str | None]):
         if options.highlighted is not None:
             option = options.get_option_at_index(options.highlighted)
             self._choose(option.id or "")
+        else:
+            self.query_one("#picker-error", Label).update(
+                f"no configured model matches {text!r}: pick one, or type provider,model (a new model is added to "
+                "the provider's models)" if text else "type provider,model or pick one below")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self._choose(event.option.id or "")
