@@ -84,6 +84,8 @@ class Flow:
     session_id: str | None = None  # Claude Code's x-claude-code-session-id
     agent_id: str | None = None  # x-claude-code-agent-id: a subagent (absent on the main thread)
     parent_agent_id: str | None = None  # x-claude-code-parent-agent-id: a subagent's parent subagent
+    #: the id of the flow this one replays (the proxy's own replay says so; kept out of the totals)
+    replay_of: int | None = None
     estimated_input_tokens: int | None = None
     decision: Decision | None = None
     requested_model: str | None = None
@@ -108,6 +110,8 @@ class Flow:
     tool_calls: dict[str, list[int]] = field(default_factory=dict)
     tool_call_retried: bool = False
     cost_usd: float = 0.0
+    #: a refusal the client expects and handles (auto mode's ``safeguards`` handshake): not an error in totals
+    expected_refusal: bool = False
     state: str = "pending"  # pending | routed | streaming | done | failed
 
     # -- helpers used by the proxy and providers ---------------------------------------------
@@ -151,6 +155,7 @@ class Flow:
             "session_id": self.session_id,
             "agent_id": self.agent_id,
             "parent_agent_id": self.parent_agent_id,
+            "replay_of": self.replay_of,
             "requested_model": self.requested_model,
             "decision": self.decision.as_dict() if self.decision else None,
             "status": self.status,

@@ -15,6 +15,8 @@ REDACTED = "***"
 #: The header that carries the proxy token when claude keeps its own login (a provider with
 #: ``auth = "client"``): claude sends it on every request through ``ANTHROPIC_CUSTOM_HEADERS``.
 PROXY_TOKEN_HEADER = "x-ccm-token"
+#: Set by the proxy's own replay (with the proxy token in ``x-ccm-token``): the id of the replayed flow.
+REPLAY_HEADER = "x-ccm-replay-of"
 #: Where claude puts its own credential (login token or ``ANTHROPIC_API_KEY``).
 CLIENT_CREDENTIAL_HEADERS = ("authorization", "x-api-key")
 SENSITIVE_HEADERS = frozenset(

@@ -57,7 +57,7 @@ class Totals:
 
     def add(self, flow: Flow) -> None:
         self.requests += 1
-        if flow.state == "failed" or (flow.status or 0) >= 400:
+        if (flow.state == "failed" or (flow.status or 0) >= 400) and not flow.expected_refusal:
             self.errors += 1
         self.input_tokens += flow.usage.input_tokens + flow.usage.cache_creation_input_tokens
         self.cache_read_tokens += flow.usage.cache_read_input_tokens
@@ -101,6 +101,7 @@ class FlowStore:
         #: "provider,model" → [tool calls checked, invalid]: the first measured quality signal.
         self.tool_calls: dict[str, list[int]] = {}
         self.session = Totals()
+        self.replays = Totals()  # replays (``Flow.replay_of``): their own line, out of every other total
         self.last_main: Flow | None = None
 
     def __len__(self) -> int:
@@ -143,12 +144,17 @@ class FlowStore:
         return new
 
     def _account(self, flow: Flow) -> None:
-        if flow.kind == "messages" and flow.decision is not None and flow.route not in BACKGROUND_ROUTES:
+        replay = flow.replay_of is not None
+        if flow.kind == "messages" and flow.decision is not None and flow.route not in BACKGROUND_ROUTES \
+                and not replay and context_tokens(flow):  # a request still without a size keeps the last one
             if self.last_main is None or flow.id >= self.last_main.id:
                 self.last_main = flow
         if flow.state not in TERMINAL_STATES or flow in self._counted or flow.kind != "messages":
             return
         self._counted.add(flow)
+        if replay:
+            self.replays.add(flow)
+            return
         self.session.add(flow)
         provider = flow.decision.provider if flow.decision else "(unrouted)"
         stats = self.providers.setdefault(provider, ProviderStats())

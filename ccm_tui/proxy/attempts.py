@@ -158,6 +158,8 @@ def fit_to_model(config: Config, flow: Flow, body: dict[str, Any], provider: str
     """
     kind = config.providers[provider].type if provider in config.providers else None
     if body.get("safeguards") and kind not in SAFEGUARD_PROVIDER_TYPES:
+        flow.expected_refusal = True
+        flow.note("auto-mode safeguards handshake: claude resends without them (expected, not an error)")
         raise InvalidRequest(
             f"safeguards: auto-mode safeguards are not supported by {provider},{model} ({kind} provider, routed "
             "by ccm-tui); resend without `safeguards` and confirm tool use instead"

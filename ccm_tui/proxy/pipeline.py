@@ -82,6 +82,7 @@ async def _start(state: ProxyState, config: Config, request: Request, kind: str)
     flow.session_id = request.headers.get("x-claude-code-session-id")
     flow.agent_id = request.headers.get("x-claude-code-agent-id")
     flow.parent_agent_id = request.headers.get("x-claude-code-parent-agent-id")
+    flow.replay_of = state.replay_of(request.headers)
     try:
         raw = await request.get_data(cache=False)
         flow.request_bytes = len(raw)

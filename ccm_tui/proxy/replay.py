@@ -15,7 +15,7 @@ import httpx
 
 from ..export import content_text
 from ..flow import Flow
-from ..secrets import PROXY_TOKEN_HEADER, Secret
+from ..secrets import PROXY_TOKEN_HEADER, REPLAY_HEADER, Secret
 
 REPLAY_TIMEOUT = 600.0
 
@@ -29,7 +29,7 @@ class ReplayResult:
 
 async def replay(base_url: str, token: Secret, flow: Flow, target: str) -> ReplayResult:
     body = {**(flow.request_body or {}), "model": target, "stream": False}
-    headers = {PROXY_TOKEN_HEADER: token.reveal(), "anthropic-version": "2023-06-01"}
+    headers = {PROXY_TOKEN_HEADER: token.reveal(), REPLAY_HEADER: str(flow.id), "anthropic-version": "2023-06-01"}
     for name, value in flow.request_headers.items():
         if name.lower() == "anthropic-beta":
             headers["anthropic-beta"] = value

@@ -14,7 +14,7 @@ from ..errors import NotFound
 from ..events import EventBus, FlowEvent
 from ..flow import Flow
 from ..providers import Provider, build_provider
-from ..secrets import CLIENT_CREDENTIAL_HEADERS, PROXY_TOKEN_HEADER, Redactor, Secret
+from ..secrets import CLIENT_CREDENTIAL_HEADERS, PROXY_TOKEN_HEADER, REPLAY_HEADER, Redactor, Secret
 from .session import Session
 from .status import SessionSummaries
 
@@ -58,6 +58,13 @@ class ProxyState:
                 candidates.append(auth[7:].strip())
         return any(c and hmac.compare_digest(c.encode(), expected) for c in candidates)
 
+    def replay_of(self, headers: Mapping[str, str]) -> int | None:
+        """The flow a request replays: only the proxy's own replay, which proves itself with x-ccm-token."""
+        value, token = headers.get(REPLAY_HEADER, ""), headers.get(PROXY_TOKEN_HEADER, "")
+        if not (value.isascii() and value.isdigit() and len(value) < 12 and token):
+            return None
+        return int(value) if hmac.compare_digest(token.encode(), self.token.reveal().encode()) else None
+
     def headers_for(self, config: Config, provider: str, headers: Mapping[str, str]) -> dict[str, str]:
         """The incoming headers as ``provider`` may see them: claude's own credential only for the
         provider with ``auth = "client"`` in ``config`` (the request's snapshot), which forwards it; the
@@ -67,7 +74,7 @@ class ProxyState:
         out: dict[str, str] = {}
         for name, value in headers.items():
             name = name.lower()
-            if name in out or name == PROXY_TOKEN_HEADER:
+            if name in out or name in (PROXY_TOKEN_HEADER, REPLAY_HEADER):
                 continue
             if name in CLIENT_CREDENTIAL_HEADERS:
                 if not keep_credential:

@@ -81,7 +81,8 @@ async def test_replay_shows_both_answers_side_by_side(make_app, server, fake_ant
         await wait_for(lambda: "replayed answer" in screen_text(app.screen), pilot)
         text = screen_text(app.screen)
         assert "first answer" in text
-        await wait_for(lambda: app.store.session.requests == 2, pilot)
+        await wait_for(lambda: app.store.replays.requests == 1, pilot)  # its own line, not in the session
+        assert app.store.session.requests == 1 and app.store.at(0).replay_of == app.store.at(1).id
         assert app.store.at(0).route == "override" and app.store.at(0).target == "anthropic,claude-haiku-4-5"
     assert fake_anthropic.requests[-1]["body"]["model"] == "claude-haiku-4-5"
 

@@ -69,6 +69,29 @@ def build_rows(flows: list[Flow], collapse: bool) -> list[Row]:
     return rows
 
 
+def is_error(flow: Flow) -> bool:
+    return flow.state == "failed" or (flow.status or 0) >= 400
+
+
+def matches(flow: Flow, text: str) -> bool:
+    """Whether ``text`` (any case) occurs in the flow's route, provider, model, status, error or notes."""
+    needle = text.lower()
+    fields = [flow.route or "", flow.target or "", flow.requested_model or "", str(flow.status or ""), flow.state,
+              flow.error or "", *flow.notes, route_label(flow)]
+    if flow.replay_of is not None:
+        fields.append(f"replay of #{flow.replay_of}")
+    return any(needle in value.lower() for value in fields)
+
+
+def route_label(flow: Flow) -> str:
+    """What the route column says: ``local`` for a token count answered here, ``replay #N`` for a replay."""
+    if flow.replay_of is not None:
+        return f"replay #{flow.replay_of}"
+    if flow.kind == "count_tokens" and flow.upstream_url is None and flow.state in ("done", "failed"):
+        return "local"
+    return flow.route or "–"
+
+
 def group_cells(group: CountGroup) -> list[Text]:
     flows = group.flows
     failed = sum(1 for f in flows if f.state == "failed")
@@ -91,7 +114,7 @@ def group_cells(group: CountGroup) -> list[Text]:
 def row_cells(flow: Row) -> list[Text]:
     if isinstance(flow, CountGroup):
         return group_cells(flow)
-    route = flow.route or "–"
+    route = route_label(flow)
     target = Text(flow.target or (flow.requested_model or "–"))
     status = fmt.status(flow)
     counting = flow.kind == "count_tokens"
@@ -101,7 +124,7 @@ def row_cells(flow: Row) -> list[Text]:
     cells = [
         Text(str(flow.id), style="dim"),
         Text(fmt.clock(flow.started_at)),
-        Text(route, style="bold magenta" if flow.route == "pinned" else "cyan"),
+        Text(route, style="bold magenta" if flow.route == "pinned" else "yellow" if flow.replay_of else "cyan"),
         target,
         status,
         Text(fmt.ms(flow.first_byte_ms), justify="right"),
@@ -147,6 +170,8 @@ def detail(row: Row | None) -> Text:
     flow = row
     counting = flow.kind == "count_tokens"
     head = Text.assemble((f"#{flow.id} ", "bold"))
+    if flow.replay_of is not None:
+        head.append(f"replay of #{flow.replay_of} (not in the totals) · ", style="bold yellow")
     if counting:
         head.append("count_tokens · ", style="bold")
     if flow.decision:

@@ -3,6 +3,11 @@
 count_tokens calls are secondary (dim), and a run of them (``/context`` fires ~26 at once) collapses
 into one row so they cannot push the model calls out of view; ``t`` shows them one by one.
 
+The table follows new traffic (cursor on row 0, view at the top) until the user moves the cursor or
+scrolls; then the view stays on what they look at, and ``f`` (or ``g``/Home) follows again.
+Filters compose: the Sessions pane's node, ``/`` text and ``e`` errors-only each narrow the rows,
+and Esc clears them all.
+
 Rows are maintained incrementally: a flush adds its new flows at the top, drops what the store
 dropped at the bottom, and forgets the rendered line of each row whose flow changed; other rows'
 lines come from a cache (a flush costs what it changed, not the 5,000 rows of history).
@@ -23,11 +28,22 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from ...flow import Flow
 from ...stats import FlowStore
-from .request_rows import COLUMNS, CountGroup, Row, build_rows, detail, id_width, layout_row, row_cells
+from .request_rows import (
+    COLUMNS,
+    CountGroup,
+    Row,
+    build_rows,
+    detail,
+    id_width,
+    is_error,
+    layout_row,
+    matches,
+    row_cells,
+)
 
 LINE_CACHE = 1024  # rendered lines kept; more are dropped all at once (scrolling renders them again)
 __all__ = ["COLUMNS", "CountGroup", "RequestsPane", "RequestsTable", "Row", "build_rows", "detail", "layout_row",
@@ -49,13 +65,17 @@ class RequestsTable(ScrollView, can_focus=True):
         Binding("down,j", "move(1)", "Down", show=False),
         Binding("pageup", "move(-20)", show=False),
         Binding("pagedown", "move(20)", show=False),
-        Binding("home,g", "top", "Newest", show=False),
+        Binding("home,g", "top", "Newest", show=False, tooltip="newest request, and follow new ones"),
         Binding("end,G", "bottom", show=False),
         Binding("t", "toggle_counts", "Token counts",
                 tooltip="show token counts (count_tokens) one by one / collapse runs of them"),
-        Binding("escape", "clear_filter", "Show all", show=False, tooltip="show every request again (clear the filter)"),
+        Binding("f", "toggle_follow", "Follow", tooltip="follow new requests (cursor on the newest) / stay put"),
+        Binding("e", "toggle_errors", "Errors", tooltip="show only failed requests / all"),
+        Binding("escape", "clear_filter", "Show all", show=False,
+                tooltip="show every request again (clear every filter)"),
     ]
     cursor: reactive[int] = reactive(0, always_update=True)
+    follow: reactive[bool] = reactive(True, init=False)
     show_counts: reactive[bool] = reactive(False, init=False)
 
     class Highlighted(Message):
@@ -69,6 +89,12 @@ class RequestsTable(ScrollView, can_focus=True):
 
     class FilterChanged(Message):
         """The filter was set or cleared."""
+
+    class FilterCleared(Message):
+        """Esc cleared every filter (the pane empties its filter box)."""
+
+    class FollowChanged(Message):
+        """Following new rows was switched on or off."""
 
     class Inspect(Message):
         def __init__(self, flow: Flow) -> None:
@@ -84,18 +110,56 @@ class RequestsTable(ScrollView, can_focus=True):
         self._lines: dict[int, Strip] = {}  # row serial → rendered line (without the cursor)
         self._lines_key: tuple[int, int, Style] | None = None
         self.id_width = id_width(0)
-        self.keep: Callable[[Flow], bool] | None = None  # the filter: only flows it keeps are rows
+        self.filters: dict[str, tuple[Callable[[Flow], bool], str]] = {}  # kind → (keep, label)
+        self.keep: Callable[[Flow], bool] | None = None  # all filters at once: only flows it keeps are rows
         self.filter_label = ""
 
-    def set_filter(self, keep: Callable[[Flow], bool] | None, label: str = "") -> None:
-        """Show only the flows ``keep`` accepts (None: all of them); ``label`` names the filter."""
-        self.keep, self.filter_label = keep, label if keep is not None else ""
-        self._rebuild(None)
+    def set_filter(self, keep: Callable[[Flow], bool] | None, label: str = "", kind: str = "view") -> None:
+        """Show only the flows ``keep`` accepts (None: drop this kind of filter); ``label`` names it.
+
+        Kinds compose: "view" (a Sessions node), "text" (``/``) and "errors" (``e``).
+        """
+        if keep is None:
+            self.filters.pop(kind, None)
+        else:
+            self.filters[kind] = (keep, label)
+        predicates = [k for k, _ in self.filters.values()]
+        self.keep = None if not predicates else predicates[0] if len(predicates) == 1 else \
+            (lambda flow: all(k(flow) for k in predicates))
+        self.filter_label = " · ".join(label for _, label in self.filters.values())
+        self._rebuild(None if self.follow else self._anchor())
         self.post_message(self.FilterChanged())
 
+    def filter_text(self, text: str) -> None:
+        text = text.strip()
+        self.set_filter((lambda flow: matches(flow, text)) if text else None, f"“{text}”", kind="text")
+
     def action_clear_filter(self) -> None:
-        if self.keep is not None:
+        if self.filters:
+            self.filters.clear()
             self.set_filter(None)
+            self.post_message(self.FilterCleared())
+
+    def action_toggle_errors(self) -> None:
+        self.set_filter(None if "errors" in self.filters else is_error, "errors only", kind="errors")
+
+    def action_toggle_follow(self) -> None:
+        self.follow = not self.follow
+
+    def watch_follow(self, follow: bool) -> None:
+        if follow:
+            self.cursor = 0
+        self.post_message(self.FollowChanged())
+
+    def _pause(self) -> None:
+        if self.follow:
+            self.follow = False
+
+    def on_mouse_scroll_down(self) -> None:
+        self._pause()
+
+    def on_mouse_scroll_up(self) -> None:
+        self._pause()
 
     def _shown(self) -> list[Flow]:
         flows = self.store.newest_first()
@@ -137,7 +201,7 @@ class RequestsTable(ScrollView, can_focus=True):
 
     def _anchor(self) -> int | None:
         row = self.current_row
-        if row is None or self.cursor == 0:
+        if row is None or self.follow:
             return None
         return row.oldest.id if isinstance(row, CountGroup) else row.id
 
@@ -178,9 +242,11 @@ class RequestsTable(ScrollView, can_focus=True):
     def rows_changed(self, flows: Iterable[Flow] = ()) -> None:
         """The store ingested ``flows`` (in that order): new ones go on top, changed rows render again.
 
-        The cursor stays on its flow unless it follows the top.
+        Following, the cursor stays on row 0 and the view at the top; paused, the cursor stays on its
+        flow and the view on the same rows.
         """
         anchor = self._anchor()
+        before = self.cursor
         newest = self.rows[0].newest.id if self.rows and isinstance(self.rows[0], CountGroup) else \
             self.rows[0].id if self.rows else 0
         for flow in flows:
@@ -195,14 +261,18 @@ class RequestsTable(ScrollView, can_focus=True):
                 newest = flow.id
         self._trim()
         cursor = self._index_of(anchor) if anchor is not None else 0
-        self._settle(self.cursor if cursor is None else cursor)
+        cursor = self.cursor if cursor is None else cursor
+        self.virtual_size = Size(self.row_width, len(self.rows))
+        if cursor != before and not self.follow:  # rows came in above: keep the same rows in view
+            self.scroll_to(y=self.scroll_y + cursor - before, animate=False, immediate=True)
+        self._settle(cursor)
 
     def on_mount(self) -> None:
         self._rebuild(None)  # whatever the store took in before the table existed
 
     def watch_show_counts(self, show: bool) -> None:
         row = self.current_row
-        anchor = None if row is None else row.newest.id if isinstance(row, CountGroup) else row.id
+        anchor = None if row is None or self.follow else row.newest.id if isinstance(row, CountGroup) else row.id
         self._rebuild(anchor)
         self.notify("token counts shown one by one" if show else "runs of token counts collapsed", timeout=2)
 
@@ -220,12 +290,15 @@ class RequestsTable(ScrollView, can_focus=True):
 
     def action_move(self, delta: int) -> None:
         if self.rows:
+            self._pause()
             self.cursor = max(0, min(len(self.rows) - 1, self.cursor + delta))
 
     def action_top(self) -> None:
         self.cursor = 0
+        self.follow = True
 
     def action_bottom(self) -> None:
+        self._pause()
         self.cursor = max(0, len(self.rows) - 1)
 
     def action_inspect(self) -> None:
@@ -258,8 +331,12 @@ class RequestsPane(Vertical):
     """Header, table and a status line with the highlighted request's route reason."""
 
     ALLOW_MAXIMIZE = True
+    BINDINGS = [Binding("slash", "search", "Filter", tooltip="filter requests by text (route, model, status, error…)"),
+                Binding("escape", "end_search", "Show all", show=False)]
     DEFAULT_CSS = """
     RequestsPane { border: round $primary-darken-1; height: 1fr; }
+    RequestsPane #requests-filter { display: none; height: 1; border: none; padding: 0 1; }
+    RequestsPane #requests-filter.shown { display: block; }
     RequestsPane:focus-within { border: round $accent; }
     RequestsPane #requests-header { height: 1; text-style: bold; color: $text-muted; }
     RequestsPane #requests-reason { height: 2; color: $text-muted; padding-right: 1; text-wrap: nowrap;
@@ -269,9 +346,11 @@ class RequestsPane(Vertical):
     def __init__(self, store: FlowStore, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
         self.store = store
-        self.border_title = "Requests"
+        self.border_title = "Requests · following"
 
     def compose(self):  # type: ignore[no-untyped-def]
+        yield Input(placeholder="filter: route, provider, model, status, error, note (Enter: keep, Esc: clear)",
+                    id="requests-filter")
         yield Static(id="requests-header")
         yield RequestsTable(self.store, id="requests-table")
         yield Static("No requests yet.", id="requests-reason")
@@ -300,10 +379,44 @@ class RequestsPane(Vertical):
         message.stop()
         self._subtitle()
 
+    def on_requests_table_follow_changed(self, message: RequestsTable.FollowChanged) -> None:
+        message.stop()
+        self.border_title = "Requests · following" if self.table.follow else "Requests · paused (f: follow)"
+
+    def on_requests_table_filter_cleared(self, message: RequestsTable.FilterCleared) -> None:
+        message.stop()
+        box = self.query_one("#requests-filter", Input)
+        with box.prevent(Input.Changed):
+            box.value = ""
+        box.remove_class("shown")
+
+    def action_search(self) -> None:
+        box = self.query_one("#requests-filter", Input)
+        box.add_class("shown")
+        box.focus()
+
+    def action_end_search(self) -> None:
+        """Esc in the filter box: clear the text filter and go back to the table."""
+        box = self.query_one("#requests-filter", Input)
+        box.value = ""
+        box.remove_class("shown")
+        self.table.filter_text("")
+        self.table.focus()
+
+    def on_input_changed(self, message: Input.Changed) -> None:
+        message.stop()
+        self.table.filter_text(message.value)
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        message.stop()
+        if not message.value.strip():
+            message.input.remove_class("shown")
+        self.table.focus()
+
     def _subtitle(self) -> None:
         table, dropped = self.table, self.store.dropped
         shown = f"{len(table.rows)} rows of {len(self.store)} · {table.filter_label} (Esc: all)" if table.keep \
-            else f"{len(self.store)} shown"
+            else f"{len(self.store)} requests"
         self.border_subtitle = shown + (f" · {dropped} older dropped from view" if dropped else "")
 
     def on_requests_table_highlighted(self, message: RequestsTable.Highlighted) -> None:

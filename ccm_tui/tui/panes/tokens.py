@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ...config import Config
-from ...limits import limits_for
+from ...limits import request_window
 from ...stats import FlowStore, Totals, context_tokens
 from .. import format as fmt
 from .providers import StatPane
@@ -65,10 +65,15 @@ class TokensPane(StatPane):
             head.append(f" of {fmt.usd(self.config.budget_usd)} budget",
                         style="bold red" if s.cost_usd >= self.config.budget_usd else "")
         parts: list = [head]
+        r = self.store.replays
+        if r.requests:
+            parts.append(Text(f"replays {r.requests} · in {fmt.tokens(r.input_tokens)} · out "
+                              f"{fmt.tokens(r.output_tokens)} · {fmt.usd(r.cost_usd)} (not in the totals)",
+                              style="dim"))
         last = self.store.last_main
         if last is not None and last.decision is not None:
             used = context_tokens(last) or 0
-            window = limits_for(self.config, last.decision.provider, last.decision.model).context_window
+            window = request_window(self.config, last.decision.provider, last.decision.model, last.request_headers)
             line = Text.assemble(("context ", "bold"), context_bar(used, window), f"  #{last.id} {last.target}")
             line.no_wrap, line.overflow = True, "ellipsis"
             parts.append(line)

@@ -70,7 +70,7 @@ def status_text(app: CcmApp) -> Text:
         text.append(f"  ·  past session {app.past_session} (read-only; replays are live)", style="bold cyan")
     if app.pinned:
         text.append(f"  ·  📌 {app.pinned}", style="bold magenta")
-    text.append(f"  ·  {app.store.seen} requests")
+    text.append(f"  ·  {app.store.session.requests} requests")  # counted as the Tokens pane counts them
     if app.store.dropped:
         text.append(f" ({app.store.dropped} dropped from view)", style="yellow")
     text.append("  ·  ")
