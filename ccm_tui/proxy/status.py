@@ -19,7 +19,7 @@ from ..claude_launch import default_target
 from ..config import Config, parse_target
 from ..events import FlowEvent
 from ..flow import Flow
-from ..limits import limits_for
+from ..limits import limits_for, request_window
 from ..model_ids import alias
 from ..sessions import UNKNOWN_SESSION
 from ..stats import cache_hit_rate
@@ -37,6 +37,7 @@ class SessionSummary:
     route: str | None = None  # of the latest main-thread turn (utility requests aside)
     target: str | None = None
     context_tokens: int | None = None
+    beta: str = ""  # the latest main turn's anthropic-beta (claude asks for the 1M window there)
     updated: float = 0.0
 
 
@@ -64,6 +65,7 @@ class SessionSummaries:
             main_turn = flow.agent_id is None and flow.route not in (None, "background")
             if main_turn or summary.target is None:
                 summary.route, summary.target = flow.route, flow.target
+                summary.beta = next((v for k, v in flow.request_headers.items() if k.lower() == "anthropic-beta"), "")
             if event is FlowEvent.ROUTED:
                 return
             usage = flow.usage
@@ -81,11 +83,11 @@ class SessionSummaries:
             return None if found is None else SessionSummary(**{k: getattr(found, k) for k in found.__slots__})
 
 
-def _window(config: Config, target: str | None) -> int | None:
+def _window(config: Config, target: str | None, beta: str = "") -> int | None:
     if not target:
         return None
     try:
-        return limits_for(config, *parse_target(target)).context_window
+        return request_window(config, *parse_target(target), {"anthropic-beta": beta})
     except ValueError:
         return None
 
@@ -106,7 +108,7 @@ def status_body(config: Config, summaries: SessionSummaries, session_id: str) ->
             route=summary.route, target=summary.target, requests=summary.requests,
             cost_usd=round(summary.cost_usd, 6),
             cache_hit_rate=cache_hit_rate(summary.cache_read_tokens, summary.other_input_tokens),
-            context_tokens=summary.context_tokens, context_window=_window(config, summary.target),
+            context_tokens=summary.context_tokens, context_window=_window(config, summary.target, summary.beta),
         )
     return body
 

@@ -107,3 +107,11 @@ def test_statusline_falls_back_when_the_proxy_is_gone(start_proxy, fake_anthropi
     out = statusline(env, json.dumps({"session_id": "x", "model": {"display_name": "Opus 5.5"}}))
     assert out == "⇢ ccm proxy not reachable · Opus 5.5\n"
     assert statusline({}, "not json") == "⇢ ccm proxy not reachable\n"
+
+
+def test_status_window_is_1m_when_claude_asks_for_the_1m_beta(proxy, fake_anthropic) -> None:
+    response = httpx.post(proxy.base_url + "/v1/messages", json=BODY, headers={
+        "x-api-key": proxy.token.reveal(), "x-claude-code-session-id": "big",
+        "anthropic-beta": "claude-code-20250219,context-1m-2025-08-07"})
+    assert response.status_code == 200
+    assert status(proxy, "big").json()["context_window"] == 1_000_000

@@ -374,6 +374,8 @@ class RequestsPane(Vertical):
         if self.table.id_width != ids:
             self._header()
         self._subtitle()
+        if not self.table.follow:
+            self._title()
 
     def on_requests_table_filter_changed(self, message: RequestsTable.FilterChanged) -> None:
         message.stop()
@@ -381,7 +383,13 @@ class RequestsPane(Vertical):
 
     def on_requests_table_follow_changed(self, message: RequestsTable.FollowChanged) -> None:
         message.stop()
-        self.border_title = "Requests · following" if self.table.follow else "Requests · paused (f: follow)"
+        self._title()
+
+    def _title(self) -> None:
+        table = self.table
+        above = table.scroll_offset.y
+        self.border_title = "Requests · following" if table.follow else \
+            f"Requests · paused{f' · {above} newer above' if above else ''} (f: follow)"
 
     def on_requests_table_filter_cleared(self, message: RequestsTable.FilterCleared) -> None:
         message.stop()
@@ -420,4 +428,7 @@ class RequestsPane(Vertical):
         self.border_subtitle = shown + (f" · {dropped} older dropped from view" if dropped else "")
 
     def on_requests_table_highlighted(self, message: RequestsTable.Highlighted) -> None:
-        self.query_one("#requests-reason", Static).update(detail(message.row))
+        table = self.table
+        empty = message.row is None and table.keep is not None and len(self.store)
+        self.query_one("#requests-reason", Static).update(
+            Text(f"No request matches {table.filter_label} (Esc: all)", style="dim") if empty else detail(message.row))
