@@ -44,6 +44,15 @@ class AuthenticationFailed(ProxyError):
     status, error_type = 401, "authentication_error"
 
 
+class ConfigurationError(AuthenticationFailed):
+    """This proxy's configuration makes the request impossible (a provider without a key): no retry
+    can fix it, so the client is told not to retry, and the dashboard shows it at once."""
+
+    def __init__(self, message: str, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("x-should-retry", "false")
+
+
 class BillingError(ProxyError):
     status, error_type = 402, "billing_error"
 

@@ -112,6 +112,8 @@ class Flow:
     cost_usd: float = 0.0
     #: a refusal the client expects and handles (auto mode's ``safeguards`` handshake): not an error in totals
     expected_refusal: bool = False
+    #: failed on this proxy's configuration (a provider without a key): no retry can fix it
+    config_error: bool = False
     state: str = "pending"  # pending | routed | streaming | done | failed
 
     # -- helpers used by the proxy and providers ---------------------------------------------

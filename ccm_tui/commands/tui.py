@@ -13,7 +13,7 @@ import platformdirs
 
 from ..claude_env import claude_env
 from ..claude_launch import launch_args, launch_env
-from ..config import ConfigError, load_config
+from ..config import ConfigError, default_config_path, load_config
 from ..events import EventBus
 from ..logs import setup_file_logging
 from ..proxy.endpoint import Endpoint, child_env
@@ -51,6 +51,13 @@ def spawn_for_pane(argv: list[str], env: dict[str, str], cwd: str) -> PtySession
     return session
 
 
+def first_run_wanted(args: argparse.Namespace) -> bool:
+    """No config named and none at the default path, in a terminal: the first-run screen comes first."""
+    if args.config is not None or os.environ.get("CCM_CONFIG") or default_config_path().exists():
+        return False
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def run(args: argparse.Namespace) -> int:
     claude = resolve_claude(args.claude_bin)
     if claude is None:
@@ -60,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
               "or point --claude-bin "
               "or $CCM_CLAUDE_BIN at it. `ccm-tui serve` runs the proxy alone.", file=sys.stderr)
         return 127
+    if first_run_wanted(args):
+        from ..tui.first_run import FirstRunApp
+
+        if FirstRunApp(default_config_path()).run() is None:
+            return 0
     try:
         config = load_config(args.config)
     except ConfigError as exc:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import AuthenticationFailed, ProxyError, UpstreamUnavailable, error_for_type
+from ..errors import ConfigurationError, ProxyError, UpstreamUnavailable, error_for_type
 from ..flow import MAX_KEPT_EVENTS, Flow
 from ..secrets import CLIENT_CREDENTIAL_HEADERS
 from ..sse import SSEFrame, encode_event, parse_frame, split_frames
@@ -66,7 +66,7 @@ class AnthropicProvider(Provider):
 
     def auth_headers(self) -> dict[str, str]:
         if not self.config.api_key:
-            raise AuthenticationFailed(
+            raise ConfigurationError(
                 f"provider {self.name!r} has no API key: set api_key in the config (e.g. \"$ANTHROPIC_API_KEY\")"
             )
         return {"x-api-key": self.config.api_key.reveal()}
@@ -78,7 +78,7 @@ class AnthropicProvider(Provider):
             return self.auth_headers()
         own = {name: incoming[name] for name in CLIENT_CREDENTIAL_HEADERS if incoming.get(name)}
         if not own:
-            raise AuthenticationFailed(
+            raise ConfigurationError(
                 f"provider {self.name!r} uses claude's own login (auth = \"client\"), but the request carried no "
                 "credential: log in to claude (/login) or set ANTHROPIC_API_KEY for it"
             )

@@ -18,7 +18,7 @@ from typing import Any
 from quart import Request, Response
 
 from ..config import Config
-from ..errors import ProxyError, error_for_type
+from ..errors import ConfigurationError, ProxyError, error_for_type
 from ..events import FlowEvent
 from ..flow import Flow
 from ..router import decide, strip_subagent_tag
@@ -50,6 +50,7 @@ def _fail(state: ProxyState, config: Config, flow: Flow, err: ProxyError) -> Non
     flow.status = flow.status or err.status
     flow.error = state.redactor.text(err.message)
     flow.error_type = err.error_type
+    flow.config_error = isinstance(err, ConfigurationError)
     flow.duration_ms = flow.elapsed_ms()
     flow.state = "failed"
     state.release(flow)

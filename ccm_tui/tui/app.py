@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,7 @@ class CcmApp(App[int], inherit_bindings=False):
         # Subscribed from the start: claude (started before the TUI) may be answered before the screen is up.
         self._unsubscribe: list[Any] = [server.bus.subscribe(self._on_flow_event)]
         self._last_dashboard: Widget | None = None
+        self._told_errors: dict[str, float] = {}  # configuration error → when it was last notified
         self.told_window = routed_window(self.config)  # the compaction window claude was started with
         self.past_session: str | None = None  # a recorded session shown read-only (tui/past.py)
 
@@ -182,6 +184,7 @@ class CcmApp(App[int], inherit_bindings=False):
     def ingest(self, flows: Iterable[Flow]) -> None:
         flows = list(flows)
         self.store.ingest(flows)
+        self._tell_config_errors(flows)
         if not self.is_running or not isinstance(self.screen_stack[0], MainScreen):
             return
         main = self.screen_stack[0]
@@ -190,6 +193,15 @@ class CcmApp(App[int], inherit_bindings=False):
         main.query_one(ProvidersPane).update_view()
         main.query_one(TokensPane).update_view()
         self.update_statusbar()
+
+    def _tell_config_errors(self, flows: list[Flow]) -> None:
+        """A configuration error no retry can fix is notified at once (each message once a minute)."""
+        now = time.monotonic()
+        for flow in flows:
+            if flow.config_error and flow.error and now - self._told_errors.get(flow.error, -60.0) >= 60.0:
+                self._told_errors[flow.error] = now
+                self.notify(f"{flow.status} {flow.error}", title="configuration error", severity="error",
+                            timeout=20, markup=False)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:

@@ -64,8 +64,12 @@ class MainScreen(Screen[None], inherit_bindings=False):
 
 def status_text(app: CcmApp) -> Text:
     """The status bar: proxy, config, pin, request count and spend against the cap (from the flow store)."""
-    text = Text.assemble(("proxy ", "bold"), app.server.base_url, "  ·  ",
-                         ("config ", "bold"), str(app.config.path or "(built-in passthrough)"))
+    text = Text.assemble(("proxy ", "bold"), app.server.base_url, "  ·  ")
+    if app.config.embedded_default:  # no file: say what runs, not a path that does not exist
+        text.append("passthrough to Anthropic", style="bold yellow")
+        text.append(" (no config file: ccm-tui config init)")
+    else:
+        text.append_text(Text.assemble(("config ", "bold"), str(app.config.path)))
     if app.past_session is not None:
         text.append(f"  ·  past session {app.past_session} (read-only; replays are live)", style="bold cyan")
     if app.pinned:
