@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Iterable
 
 from rich.text import Text
 
@@ -53,3 +55,32 @@ def status(flow: Flow) -> Text:
     if flow.state == "streaming":
         return Text("▸", style="bold cyan")
     return Text("…", style="yellow")
+
+
+def fit_target(name: str, width: int, others: Iterable[str] = ()) -> str:
+    """``provider,model`` in ``width`` cells, still telling it apart from ``others``.
+
+    The provider shrinks first (``anth…,claude-sonnet-4-5``), then the model loses its middle (its
+    version usually sits at the end); if that still reads like another name, the part where the two
+    differ is shown (``…model-one-lo…`` beside ``…model-two-lo…``).
+    """
+    if len(name) <= width or width < 4:
+        return name[:width]
+    provider, comma, model = name.partition(",")
+    if not comma:
+        provider, model = "", name
+    room = width - len(model) - 2  # "p…," + model
+    if comma and room >= 2:
+        fitted = f"{provider[:room]}…,{model}"
+    else:
+        head = f"{provider[:1]}…," if comma else ""
+        budget = width - len(head) - 1
+        tail = (budget + 1) // 2
+        fitted = head + model[:budget - tail] + "…" + model[len(model) - tail:]
+    rivals = [o for o in others if o != name and len(o) > width and fit_target(o, width) == fitted]
+    if not rivals:
+        return fitted
+    differs = max(len(os.path.commonprefix([name, o])) for o in rivals)
+    start = max(0, min(differs - (width - 2) // 2, len(name) - (width - 1)))
+    window = name[start:start + width - 2]
+    return ("…" if start else "") + window + ("…" if start + len(window) < len(name) else "")

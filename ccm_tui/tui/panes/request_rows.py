@@ -3,6 +3,7 @@ of token counts, and the two detail lines under the table."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -15,6 +16,7 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("#", 4), ("time", 8), ("route", 11), ("provider,model", 0), ("st", 4),
     ("ttft", 6), ("dur", 6), ("in", 6), ("out", 5),
 )
+MODEL_COLUMN = 3
 #: below these widths a column is left out, so the model column keeps room to be read
 HIDE_BELOW = {"time": 100, "ttft": 72, "#": 62, "in": 54}
 
@@ -139,11 +141,17 @@ def row_cells(flow: Row) -> list[Text]:
     return cells
 
 
-def layout_row(cells: list[Text], width: int, ids: int = COLUMNS[0][1]) -> Text:
+def layout_row(cells: list[Text], width: int, ids: int = COLUMNS[0][1], names: Iterable[str] = ()) -> Text:
+    """The cells at their column widths; a model name too long for its column stays distinct from ``names``."""
     line = Text(no_wrap=True, overflow="ellipsis")
-    for w, cell in zip(_widths(width, ids), cells, strict=True):
+    for index, (w, cell) in enumerate(zip(_widths(width, ids), cells, strict=True)):
         if not w:
             continue
+        if index == MODEL_COLUMN and cell.cell_len > w:
+            fitted = Text(fmt.fit_target(cell.plain, w, names), style=cell.style)
+            for span in cell.spans:
+                fitted.stylize(span.style)
+            cell = fitted
         cell = cell.copy()
         cell.truncate(w, overflow="ellipsis", pad=True)
         if cell.justify == "right":

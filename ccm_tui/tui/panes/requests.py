@@ -110,6 +110,7 @@ class RequestsTable(ScrollView, can_focus=True):
         self._lines: dict[int, Strip] = {}  # row serial → rendered line (without the cursor)
         self._lines_key: tuple[int, int, Style] | None = None
         self.id_width = id_width(0)
+        self.names: set[str] = set()  # provider,model names shown (for distinct truncation)
         self.filters: dict[str, tuple[Callable[[Flow], bool], str]] = {}  # kind → (keep, label)
         self.keep: Callable[[Flow], bool] | None = None  # all filters at once: only flows it keeps are rows
         self.filter_label = ""
@@ -189,6 +190,8 @@ class RequestsTable(ScrollView, can_focus=True):
         rows = build_rows(shown, collapse=not self.show_counts)
         self.rows, self._top, self._serial, self._lines = deque(rows), len(rows), {}, {}
         self.id_width = id_width(max((f.id for f in shown), default=0))
+        for flow in shown:
+            self._remember_name(flow)
         for i, row in enumerate(rows):
             for flow in row.flows if isinstance(row, CountGroup) else (row,):
                 self._serial[flow.id] = self._top - i
@@ -220,7 +223,14 @@ class RequestsTable(ScrollView, can_focus=True):
             self._top += 1
         self._serial[flow.id] = self._top
         self.id_width = max(self.id_width, id_width(flow.id))
+        self._remember_name(flow)
 
+    def _remember_name(self, flow: Flow) -> None:
+        """Remember the model names shown, so a truncated one stays distinct from the others."""
+        name = flow.target or flow.requested_model
+        if name and name not in self.names and len(self.names) < 256:
+            self.names.add(name)
+            self._lines = {}
     def _trim(self) -> None:
         """Drop the bottom rows whose flows the store no longer keeps (it drops the oldest first)."""
         store = self.store
@@ -253,6 +263,7 @@ class RequestsTable(ScrollView, can_focus=True):
             serial = self._serial.get(flow.id)
             if serial is not None:
                 self._lines.pop(serial, None)  # a filtered row whose flow no longer matches stays until rebuilt
+                self._remember_name(flow)
             elif self.store.get(flow.id) is flow and (self.keep is None or self.keep(flow)):
                 if flow.id < newest:  # an older flow that matches the filter only now (it failed, say)
                     self._rebuild(anchor)
@@ -319,7 +330,7 @@ class RequestsTable(ScrollView, can_focus=True):
         serial = self._top - index
         strip = self._lines.get(serial)
         if strip is None:
-            text = layout_row(row_cells(self.rows[index]), self.row_width, self.id_width)
+            text = layout_row(row_cells(self.rows[index]), self.row_width, self.id_width, self.names)
             strip = Strip(list(text.render(self.app.console))).adjust_cell_length(width, base)
             strip = self._lines[serial] = Strip([Segment(s.text, base + s.style if s.style else base) for s in strip])
         if index == self.cursor:

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...proxy import budget
+from ..layout import PANES, share_height
 from ..panes.providers import ProvidersPane
 from ..panes.requests import RequestsPane
 from ..panes.routes import RoutesPane
@@ -56,6 +58,25 @@ class MainScreen(Screen[None], inherit_bindings=False):
 
     def on_mount(self) -> None:
         self.app.main_ready()  # type: ignore[attr-defined]
+        self.set_interval(1.0, self.share_height)  # content grows (sessions, models): share again
+
+    def on_resize(self) -> None:
+        self.share_height()
+
+    def share_height(self) -> None:
+        """Give the dashboard panes their heights in the defined order (layout.py); none is cut off."""
+        height = self.size.height - 2  # the status bar and the footer
+        natural = {}
+        for name, _, most in PANES:
+            pane = self.query_one(f"#{name}")
+            width = max(1, pane.size.width - 2)
+            size = Size(width, most)
+            natural[name] = pane.get_content_height(size, size, width) + pane.styles.gutter.height
+        for name, rows in share_height(height, natural).items():
+            pane = self.query_one(f"#{name}")
+            pane.display = rows > 0
+            if rows:
+                pane.styles.max_height = rows
 
     def on_sessions_tree_filter(self, message: SessionsTree.Filter) -> None:
         """A node picked in the Sessions pane: the requests table shows its requests."""
