@@ -316,18 +316,30 @@ class CcmApp(App[int], inherit_bindings=False):
             target = self._last_dashboard or self.screen.query_one(RequestsTable)
             if self.screen.maximized is not None:
                 self.action_zoom()
-            target.focus()
+            self.focus_now(target)
         else:
             self._last_dashboard = self.focused
-            pane.focus()
+            self.focus_now(pane)
 
     def action_zoom(self) -> None:
-        if self.screen.maximized is not None:
-            self.screen.minimize()
+        screen = self.screen
+        if screen.maximized is not None:
+            zoomed = screen.maximized
+            screen.minimize()
+            zoomed.styles.height = zoomed.styles.max_height = None  # back to the dashboard's CSS
+            if isinstance(screen, MainScreen):
+                screen.share_height()  # the panes' heights as the layout gives them
         elif self.focused is not None:
-            self.screen.maximize(self.focused)
+            screen.maximize(self.focused)
+            if screen.maximized is not None:  # a pane sized for the dashboard fills the screen, not a box in it
+                screen.maximized.styles.max_height = "100%"
+                screen.maximized.styles.height = "1fr"
         for box in self.screen.query(ClaudeBox):  # its inline width would survive maximizing
             box.styles.width = "100%" if self.screen.maximized is box else f"{self.claude_width}%"
+
+    def focus_now(self, widget: Widget) -> None:
+        """Focus at once (``Widget.focus`` waits a turn): the next key of a burst sees the new focus."""
+        self.screen.set_focus(widget)
 
     def _dashboard_panes(self) -> list[Widget]:
         s = self.screen
@@ -339,7 +351,7 @@ class CcmApp(App[int], inherit_bindings=False):
         index = panes.index(self.focused) + 1 if self.focused in panes else 0
         if self.screen.maximized is not None:
             self.action_zoom()
-        panes[index % len(panes)].focus()
+        self.focus_now(panes[index % len(panes)])
 
     def action_resize(self, delta: int) -> None:
         self.claude_width = max(25, min(80, self.claude_width + delta))
@@ -349,7 +361,7 @@ class CcmApp(App[int], inherit_bindings=False):
         if self.focused is table:
             self.pick_route(self.screen.query_one(RoutesPane).selected_route())
         else:
-            table.focus()
+            self.focus_now(table)
             self.notify("Routes: ↑/↓ to choose, Enter to change (F4 again opens the picker).", timeout=3)
 
     def on_routes_table_pick(self, message: RoutesTable.Pick) -> None:

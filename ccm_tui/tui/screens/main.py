@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.geometry import Size
 from textual.screen import Screen
@@ -33,6 +34,13 @@ class ClaudeBox(Vertical):
     """
 
 
+class Dashboard(Vertical):
+    """The panes beside claude; single keys work here (not in claude's pane, which owns them)."""
+
+    BINDINGS = [Binding("q", "app.quit", "Quit", show=False, tooltip="quit (in the dashboard)"),
+                Binding("question_mark", "app.help", "Help", show=False, tooltip="help (in the dashboard)")]
+
+
 class MainScreen(Screen[None], inherit_bindings=False):
     """No tab / ctrl+c bindings: those keys belong to claude when its pane has focus."""
 
@@ -47,7 +55,7 @@ class MainScreen(Screen[None], inherit_bindings=False):
                     session, app.claude_session = app.claude_session, None  # an early claude, taken once
                     yield ClaudePane(app.claude_argv, app.claude_env, app.claude_cwd, exit_hint=EXIT_HINT,
                                      session=session)
-            with Vertical(id="dashboard"):
+            with Dashboard(id="dashboard"):
                 yield RequestsPane(app.store, id="requests")
                 yield SessionsPane(app.store, id="sessions")
                 yield ProvidersPane(app.store, id="providers")
