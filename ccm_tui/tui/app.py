@@ -35,7 +35,7 @@ from ..proxy.server import ProxyServer
 from ..proxy.session import Session
 from ..stats import DEFAULT_HISTORY, FlowStore
 from ..terminal.pty_session import PtySession, restore_default_signals
-from . import actions
+from . import actions, ui_state
 from .cache_notice import cache_move_text
 from .claude_restart import restart_claude, window_notice
 from .commands import CcmCommands, help_screen
@@ -47,6 +47,7 @@ from .panes.routes import RoutesPane, RoutesTable
 from .panes.sessions import SessionsPane
 from .panes.tokens import TokensPane
 from .screens.main import ClaudeBox, MainScreen, status_text
+from .ui_state import load_ui_state
 
 FLUSH_INTERVAL = 0.1  # seconds between UI refreshes under load
 VOCABULARY_DELAY = 1.0  # seconds after the main screen is up
@@ -134,6 +135,8 @@ class CcmApp(App[int], inherit_bindings=False):
         self._told_errors: dict[str, float] = {}  # configuration error → when it was last notified
         self.told_window = routed_window(self.config)  # the compaction window claude was started with
         self.past_session: str | None = None  # a recorded session shown read-only (tui/past.py)
+        self.ui_state = load_ui_state()
+        self.claude_width = self.ui_state.claude_width
 
     # -- event bridge ---------------------------------------------------------------------------
     def _on_flow_event(self, event: FlowEvent, flow: Flow) -> None:
@@ -216,8 +219,13 @@ class CcmApp(App[int], inherit_bindings=False):
         self.config, self.pinned = self.server.config, self.server.session.pinned  # what changed before
         self.screen.query_one(RoutesPane).update_view(self.config, self.pinned)
         self.update_statusbar()
+        for box in self.screen.query(ClaudeBox):  # the width remembered from the last run
+            box.styles.width = f"{self.claude_width}%"
         pane = self._claude_pane()
-        if pane is not None:
+        remembered = dict(zip(ui_state.FOCUSABLE[1:], self._dashboard_panes(), strict=True)).get(self.ui_state.focus)
+        if remembered is not None:
+            remembered.focus()
+        elif pane is not None:
             pane.focus()
         else:
             self.screen.query_one(RequestsTable).focus()
@@ -229,6 +237,21 @@ class CcmApp(App[int], inherit_bindings=False):
     def on_unmount(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        self.remember()
+        super().exit(*args, **kwargs)
+
+    def remember(self) -> None:
+        """Keep claude's width and the focused pane for the next run."""
+        if not self.screen_stack or not isinstance(self.screen_stack[0], MainScreen):
+            return
+        main = self.screen_stack[0]
+        names = dict(zip(self._dashboard_panes(), ui_state.FOCUSABLE[1:], strict=True)) if main.is_mounted else {}
+        focused = main.focused
+        self.ui_state.claude_width = self.claude_width
+        self.ui_state.focus = names.get(focused, "claude")  # type: ignore[arg-type]
+        ui_state.save_ui_state(self.ui_state)
 
     def watch_claude_width(self, width: int) -> None:
         if self.is_running:
@@ -342,7 +365,7 @@ class CcmApp(App[int], inherit_bindings=False):
         self.screen.set_focus(widget)
 
     def _dashboard_panes(self) -> list[Widget]:
-        s = self.screen
+        s = self.screen_stack[0]
         return [s.query_one(RequestsTable), s.query_one(ProvidersPane), s.query_one(TokensPane),
                 s.query_one(RoutesTable)]
 

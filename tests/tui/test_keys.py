@@ -53,3 +53,23 @@ async def test_zoom_on_a_small_pane_fills_the_screen_with_the_pane(make_app) -> 
             await pilot.press("f3")
             await pilot.pause(0.2)
             assert app.screen.maximized is None and pane.region.height < SIZE[1] // 2
+
+
+async def test_claude_width_and_the_focused_pane_persist_across_runs(make_app) -> None:  # type: ignore[no-untyped-def]
+    from ccm_tui.tui.ui_state import load_ui_state
+
+    app = make_app(["--interactive"])
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.focused is app._claude_pane(), pilot)
+        await pilot.press("f8", "f8", "f2", "f6")
+        await pilot.pause(0.2)
+        assert isinstance(app.focused, ProvidersPane) and app.claude_width == 60
+        await pilot.press("f10")
+        await pilot.pause(0.3)
+    assert load_ui_state().claude_width == 60 and load_ui_state().focus == "providers"
+    again = make_app(["--interactive"])
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        assert again.claude_width == 60 and isinstance(again.focused, ProvidersPane)
+        box = again.screen.query_one("#claude-box")
+        assert box.region.width >= SIZE[0] * 0.55
