@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING
 
 from ..export import curl_command, default_export_path, write_jsonl
@@ -65,3 +66,13 @@ async def _send_replay(app: CcmApp, flow: Flow, target: str, view: ReplayView) -
     except RuntimeError as exc:  # the proxy has stopped
         result = ReplayResult(f"replay failed: {exc}", "failed", error=True)
     view.show_result(result.text, result.subtitle, error=result.error)
+
+
+def tell_config_errors(app: CcmApp, flows: list[Flow]) -> None:
+    """A configuration error no retry can fix is notified at once (each message once a minute)."""
+    now = time.monotonic()
+    for flow in flows:
+        if flow.config_error and flow.error and now - app.told_errors.get(flow.error, -60.0) >= 60.0:
+            app.told_errors[flow.error] = now
+            app.notify(f"{flow.status} {flow.error}", title="configuration error", severity="error", timeout=20,
+                       markup=False)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
@@ -132,7 +131,7 @@ class CcmApp(App[int], inherit_bindings=False):
         # Subscribed from the start: claude (started before the TUI) may be answered before the screen is up.
         self._unsubscribe: list[Any] = [server.bus.subscribe(self._on_flow_event)]
         self._last_dashboard: Widget | None = None
-        self._told_errors: dict[str, float] = {}  # configuration error → when it was last notified
+        self.told_errors: dict[str, float] = {}  # configuration error → when it was last notified
         self.told_window = routed_window(self.config)  # the compaction window claude was started with
         self.past_session: str | None = None  # a recorded session shown read-only (tui/past.py)
         self.ui_state = load_ui_state()
@@ -187,7 +186,7 @@ class CcmApp(App[int], inherit_bindings=False):
     def ingest(self, flows: Iterable[Flow]) -> None:
         flows = list(flows)
         self.store.ingest(flows)
-        self._tell_config_errors(flows)
+        actions.tell_config_errors(self, flows)
         if not self.is_running or not isinstance(self.screen_stack[0], MainScreen):
             return
         main = self.screen_stack[0]
@@ -196,15 +195,6 @@ class CcmApp(App[int], inherit_bindings=False):
         main.query_one(ProvidersPane).update_view()
         main.query_one(TokensPane).update_view()
         self.update_statusbar()
-
-    def _tell_config_errors(self, flows: list[Flow]) -> None:
-        """A configuration error no retry can fix is notified at once (each message once a minute)."""
-        now = time.monotonic()
-        for flow in flows:
-            if flow.config_error and flow.error and now - self._told_errors.get(flow.error, -60.0) >= 60.0:
-                self._told_errors[flow.error] = now
-                self.notify(f"{flow.status} {flow.error}", title="configuration error", severity="error",
-                            timeout=20, markup=False)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -283,7 +273,7 @@ class CcmApp(App[int], inherit_bindings=False):
             self.notify(f"claude exited with code {code}; the dashboard stays open (F10 quits).")
             self.screen_stack[0].query_one(RequestsTable).focus()
             return
-        if self.exit_grace <= 0:
+        if self.exit_grace <= 0 and self.embed:
             self.exit(return_code=code)
             return
 
@@ -295,7 +285,8 @@ class CcmApp(App[int], inherit_bindings=False):
             else:
                 self.exit(return_code=code)
 
-        self.push_screen(ExitCountdown(code, self.exit_grace), decided)
+        # --no-embed: the dashboard just came back; it waits for a key instead of a countdown
+        self.push_screen(ExitCountdown(code, self.exit_grace if self.embed else None), decided)
 
     @work(exclusive=True, group="claude")
     async def run_claude_unembedded(self) -> None:

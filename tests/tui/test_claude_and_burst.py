@@ -92,3 +92,17 @@ def test_missing_claude_binary_is_a_clear_message(capsys, tmp_path) -> None:  # 
     assert run_tui(args) == 127
     err = capsys.readouterr().err
     assert "cannot find the claude executable" in err and "Traceback" not in err
+
+
+async def test_no_embed_waits_for_a_key_after_claude_exits(make_app) -> None:  # type: ignore[no-untyped-def]
+    from ccm_tui.tui.dialogs.exit_countdown import ExitCountdown
+
+    app = make_app(["--requests", "0", "--exit", "2"], embed=False, exit_grace=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.claude_exit_code == 2, pilot, timeout=15)
+        await wait_for(lambda: isinstance(app.screen, ExitCountdown), pilot)
+        await pilot.pause(1.0)  # well past any grace period
+        assert app.is_running and app.return_code is None, "the dashboard stays until a key"
+        await pilot.press("x")
+        await wait_for(lambda: app.return_code is not None, pilot)
+    assert app.return_code == 2
