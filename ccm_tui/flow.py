@@ -16,6 +16,8 @@ _ids = itertools.count(1)
 
 #: How many stream events a flow keeps for the inspector; the rest are only counted.
 MAX_KEPT_EVENTS = 2000
+#: How many bytes of the upstream's raw answer (before translation) a flow keeps for the inspector.
+MAX_RAW_BYTES = 256 * 1024
 
 
 @dataclass(slots=True)
@@ -93,6 +95,8 @@ class Flow:
     upstream_body: dict[str, Any] | None = None
     upstream_status: int | None = None
     upstream_headers: dict[str, str] = field(default_factory=dict)
+    upstream_raw: bytearray = field(default_factory=bytearray)  # the answer as received (keys scrubbed)
+    upstream_raw_dropped: int = 0  # bytes past MAX_RAW_BYTES, only counted
     status: int | None = None
     response_body: dict[str, Any] | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -132,6 +136,11 @@ class Flow:
             self.events.append(event)
         else:
             self.events_dropped += 1
+
+    def keep_raw(self, data: bytes) -> None:
+        room = MAX_RAW_BYTES - len(self.upstream_raw)
+        self.upstream_raw += data[:max(room, 0)]
+        self.upstream_raw_dropped += max(len(data) - max(room, 0), 0)
 
     def note(self, text: str) -> None:
         if text not in self.notes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -82,6 +83,8 @@ class Provider:
         self.name = config.name
         self.max_response_bytes = max_response_bytes
         self.redactor = Redactor([config.api_key, *config.headers.values()])  # for what upstreams echo back
+        #: each open upstream response → its flow, which keeps the raw answer for the inspector
+        self._raw_for: weakref.WeakKeyDictionary[httpx.Response, Flow] = weakref.WeakKeyDictionary()
         # as sent and as a JSON string would carry it (a key with a quote or backslash in it)
         self._secret_bytes = list(dict.fromkeys(
             form for value in self.redactor.values for form in (value.encode(), json.dumps(value)[1:-1].encode())))
@@ -134,16 +137,20 @@ class Provider:
                                       f"{where or 'nowhere'!r}), not followed: check base_url")
         if response.status_code >= 400:
             raw = await read_error_body(response)
+            flow.keep_raw(self.scrub(raw))
             err = self.parse_error(response.status_code, raw, response.headers)
             err.message = self.redactor.text(err.message)  # some upstreams quote the bad key back
             raise err
+        self._raw_for[response] = flow
         return response
 
     async def read_json(self, response: httpx.Response) -> dict[str, Any]:
         """The whole answer as a JSON object: bounded, keys scrubbed, typed errors naming the provider."""
         try:
-            raw = await read_body(response, self.max_response_bytes)
-            return parse_json_object(self.scrub(raw))
+            raw = self.scrub(await read_body(response, self.max_response_bytes))
+            if (flow := self._raw_for.get(response)) is not None:
+                flow.keep_raw(raw)
+            return parse_json_object(raw)
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.name) from None
         except UnusableBody as exc:
@@ -155,6 +162,7 @@ class Provider:
         Whole frames only: a key cannot straddle two runs, an error event cannot glue onto half a frame.
         """
         partial = bytearray()
+        flow = self._raw_for.get(response)
         async for piece in body_pieces(response, self.max_response_bytes):
             searched = max(len(partial) - 2, 0)
             partial += piece
@@ -165,9 +173,14 @@ class Provider:
                 continue
             run = self.scrub(bytes(partial[:cut]))
             del partial[:cut]
+            if flow is not None:
+                flow.keep_raw(run)
             yield run
         if partial.strip():
-            yield self.scrub(bytes(partial))
+            tail = self.scrub(bytes(partial))
+            if flow is not None:
+                flow.keep_raw(tail)
+            yield tail
 
     async def translate_stream(
         self, flow: Flow, response: httpx.Response, translator: StreamTranslator, *, check: ToolCheck | None = None

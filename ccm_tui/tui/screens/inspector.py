@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Collapsible, Footer, Static
+from textual.widgets import Collapsible, Footer, Input, Static
 
 from ...flow import Flow
 from ...secrets import Redactor
@@ -72,8 +72,44 @@ def summary(flow: Flow, redactor: Redactor | None = None) -> Table:
     return _kv(rows)
 
 
+def _plain(body: Any) -> str:
+    """What ``/`` searches in a section."""
+    if isinstance(body, Syntax):
+        return body.code
+    if isinstance(body, Text):
+        return body.plain
+    if isinstance(body, Table):
+        return "\n".join(" ".join(str(getattr(c, "plain", c)) for c in row) for row in zip(
+            *(col._cells for col in body.columns), strict=False))
+    return ""
+
+
 def _section(title: str, body: RenderableType, *, collapsed: bool, id: str) -> Collapsible:
-    return Collapsible(Static(body, classes="section-body"), title=Content(title), collapsed=collapsed, id=id)
+    section = Collapsible(Static(body, classes="section-body"), title=Content(title), collapsed=collapsed, id=id)
+    section.search_text = f"{title}\n{_plain(body)}".lower()  # type: ignore[attr-defined]
+    return section
+
+
+def raw_beside_sent(flow: Flow, redactor: Redactor) -> Collapsible | None:
+    """The upstream's answer as received (before translation) beside what claude was sent."""
+    if not flow.upstream_raw and flow.response_body is None and not flow.events:
+        return None
+    raw = Text(redactor.text(flow.upstream_raw.decode("utf-8", "replace")) or "(nothing received)")
+    if flow.upstream_raw_dropped:
+        raw.append(f"\n… {flow.upstream_raw_dropped:,} more bytes not kept", style="dim")
+    if flow.events:
+        sent = Text("".join(redactor.text(f"event: {e.get('type', '?')}\ndata: "
+                                          f"{json.dumps(e, ensure_ascii=False, default=str)}\n\n")
+                            for e in flow.events))
+    else:
+        sent = Text(redactor.text(json.dumps(flow.response_body, indent=2, ensure_ascii=False, default=str)))
+    left, right = Static(raw, classes="section-body raw-side"), Static(sent, classes="section-body raw-side")
+    left.border_title, right.border_title = f"from {flow.target or 'upstream'} ({len(flow.upstream_raw):,} bytes)", \
+        "sent to claude"
+    section = Collapsible(Horizontal(left, right, classes="raw-pair"), collapsed=True, id="sec-raw",
+                          title=Content("Upstream raw ⇄ sent to claude (translation)"))
+    section.search_text = f"{raw.plain}\n{sent.plain}".lower()  # type: ignore[attr-defined]
+    return section
 
 
 def sections(flow: Flow, redactor: Redactor) -> list[Collapsible]:
@@ -106,6 +142,9 @@ def sections(flow: Flow, redactor: Redactor) -> list[Collapsible]:
             lines.append(f"… {flow.events_dropped} more events not kept\n", style="dim")
         out.append(_section(f"Stream events ({len(flow.events) + flow.events_dropped})", lines,
                             collapsed=True, id="sec-events"))
+    pair = raw_beside_sent(flow, redactor)
+    if pair is not None:
+        out.append(pair)
     return out
 
 
@@ -114,6 +153,10 @@ class Inspector(Screen[None]):
     Inspector #inspector-summary { padding: 0 1; border: round $accent; height: auto; }
     Inspector .section-body { padding: 0 1; }
     Inspector #inspector-scroll { height: 1fr; }
+    Inspector .raw-pair { height: auto; }
+    Inspector .raw-side { width: 1fr; border: round $primary-darken-1; }
+    Inspector #inspector-search { dock: top; display: none; }
+    Inspector #inspector-search.shown { display: block; }
     """
     BINDINGS = [
         Binding("escape,q", "close", "Back", tooltip="back to the dashboard"),
@@ -122,6 +165,7 @@ class Inspector(Screen[None]):
         Binding("r", "replay", "Replay", tooltip="replay on another model, side by side"),
         Binding("o", "expand_all", "Expand all", tooltip="expand every section"),
         Binding("tab", "app.focus_next", "Next section", tooltip="next section"),
+        Binding("slash", "search", "Search", tooltip="search the request: matching sections open"),
     ]
 
     def __init__(self, flow: Flow, redactor: Redactor) -> None:
@@ -130,6 +174,7 @@ class Inspector(Screen[None]):
         self.redactor = redactor
 
     def compose(self) -> ComposeResult:
+        yield Input(placeholder="search (Enter: next match, Esc: close)", id="inspector-search")
         with VerticalScroll(id="inspector-scroll"):
             yield Static(summary(self.flow, self.redactor), id="inspector-summary")
             yield from sections(self.flow, self.redactor)
@@ -152,7 +197,33 @@ class Inspector(Screen[None]):
         await self.query_one("#inspector-scroll").mount_all(sections(self.flow, self.redactor))
 
     def action_close(self) -> None:
+        box = self.query_one("#inspector-search", Input)
+        if box.has_focus:  # Esc in the search box closes the box, not the inspector
+            box.remove_class("shown")
+            self.query_one("#inspector-scroll").focus()
+            return
         self.dismiss(None)
+
+    def action_search(self) -> None:
+        box = self.query_one("#inspector-search", Input)
+        box.add_class("shown")
+        box.focus()
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        """Open the sections that contain the text, close the others, and go to the next one."""
+        needle = message.value.strip().lower()
+        if not needle:
+            return
+        hits = [c for c in self.query(Collapsible) if needle in getattr(c, "search_text", "")]
+        for section in self.query(Collapsible):
+            section.collapsed = section not in hits
+        if not hits:
+            self.notify(f"{message.value.strip()!r} is not in this request", severity="warning", timeout=3)
+            return
+        self._hit = (getattr(self, "_hit", -1) + 1) % len(hits) if getattr(self, "_needle", "") == needle else 0
+        self._needle = needle
+        self.call_after_refresh(hits[self._hit].scroll_visible, top=True, animate=False)
+        self.notify(f"match {self._hit + 1} of {len(hits)} sections", timeout=2)
 
     def action_expand_all(self) -> None:
         collapsibles = list(self.query(Collapsible))
