@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import time
 from typing import TYPE_CHECKING
 
+from rich.text import Text
+
+from ..clipboard import copy_with_tool, osc52_arrives
+from ..config import state_dir
 from ..export import curl_command, default_export_path, write_jsonl
 from ..flow import Flow
 from ..proxy.replay import ReplayResult
 from ..proxy.replay import replay as replay_request
+from ..secrets import private_dir, write_private
 from .dialogs.route_picker import UNSET, RoutePicker
 from .dialogs.text import TextModal
 from .screens.inspector import ReplayView
@@ -19,11 +25,35 @@ if TYPE_CHECKING:
 
 
 def copy_curl(app: CcmApp, flow: Flow) -> None:
+    """The request as curl: to a clipboard tool, else OSC 52, and always to a private file that runs it
+    (with this session's proxy token, which the command on screen only names)."""
     client_auth = app.config.client_auth_provider() is not None
     command = curl_command(flow, app.server.base_url, app.redactor, client_auth=client_auth)
-    app.copy_to_clipboard(command)
-    where = "token as $CCM_TOKEN, claude's key as $ANTHROPIC_API_KEY" if client_auth else "token as $ANTHROPIC_AUTH_TOKEN"
-    app.push_screen(TextModal(f"curl — copied to the clipboard ({where})", command))
+    app.copy_to_clipboard(command)  # OSC 52; whether it arrives is said below
+    variable = "CCM_TOKEN" if client_auth else "ANTHROPIC_AUTH_TOKEN"
+    path = state_dir() / "exports" / f"curl-{flow.id}.sh"
+
+    def copy() -> None:
+        tool = copy_with_tool(command)
+        arrived, how = (True, f"copied with {tool}") if tool else osc52_arrives()
+        try:
+            private_dir(path.parent, tighten=True)
+            write_private(path, f"#!/bin/sh\n# request #{flow.id}, re-sent to ccm-tui's proxy (0600: holds this "
+                                f"session's proxy token, valid while it runs)\n{variable}={shlex.quote(app.server.token.reveal())}"
+                                f"\nexport {variable}\n" + command)
+            saved = f"runnable with the token: sh {path}"
+        except OSError as exc:
+            saved = f"not saved: {exc}"
+        app.call_from_thread(_show_curl, app, command, how, arrived, saved, variable)
+
+    app.run_worker(copy, thread=True, group="curl")
+
+
+def _show_curl(app: CcmApp, command: str, how: str, arrived: bool, saved: str, variable: str) -> None:
+    head = Text.assemble((how, "" if arrived else "bold yellow"), "\n", (saved, "bold"), "\n",
+                         (f"the token is ${variable} (claude's pane has it; the file sets it)\n", "dim"))
+    app.push_screen(TextModal("curl — " + ("copied" if arrived else "NOT copied: see the file"), head,
+                              Text(command, no_wrap=True, overflow="ignore")))
 
 
 def export_session(app: CcmApp, session_id: str | None) -> None:

@@ -44,3 +44,34 @@ async def test_raw_upstream_error_body_is_kept(make_app, server, fake_anthropic)
         await send(server, stream=False)
         await wait_for(lambda: len(app.store) == 1 and app.store.at(0).state == "failed", pilot)
         assert b"upstream says no" in app.store.at(0).upstream_raw
+
+
+async def test_curl_is_never_wrapped_says_where_it_went_and_saves_a_runnable_file(make_app, server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import stat
+    import subprocess
+    from pathlib import Path
+
+    from ccm_tui.tui.dialogs.text import TextModal
+
+    monkeypatch.setenv("TMUX", "/tmp/none,1,0")  # inside tmux, whose set-clipboard cannot be read here
+    monkeypatch.setenv("PATH", "/nonexistent")  # no clipboard tool, no tmux
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await send(server, text="a long prompt " * 20)
+        await wait_for(lambda: app.store.session.requests == 1, pilot)
+        app.copy_curl(app.store.at(0))
+        await wait_for(lambda: isinstance(app.screen, TextModal) and app.screen.query("#text-modal-command"), pilot)
+        body = str(app.screen.query_one("#text-modal-body").render())
+        assert "not copied: tmux's set-clipboard" in body and "NOT copied" in app.screen.title_text
+        command = app.screen.query_one("#text-modal-command")
+        lines = str(command.render()).splitlines()
+        assert command.region.width >= max(map(len, lines)) > 100, "the command is not wrapped: it scrolls sideways"
+        assert command.region.height <= len(lines) + 1
+        path = Path(body.split("sh ", 1)[1].split("\n", 1)[0])
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        token = server.token.reveal()
+        assert token in path.read_text() and token not in str(command.render())
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    done = subprocess.run(["sh", str(path)], capture_output=True, text=True, timeout=30, env={"PATH": os.environ["PATH"]})
+    assert '"type":"message"' in done.stdout.replace(" ", ""), done.stdout + done.stderr

@@ -174,8 +174,8 @@ async def test_answers_and_curl_with_brackets_are_shown_literally(make_app, serv
         app.screen.dismiss(None)
         await pilot.pause()
         app.copy_curl(flow)
-        await wait_for(lambda: isinstance(app.screen, TextModal) and app.screen.query("#text-modal-body"), pilot)
-        assert "[bold]x[/bold] and [/tmp/a]" in str(app.screen.query_one("#text-modal-body", Static).render())
+        await wait_for(lambda: isinstance(app.screen, TextModal) and app.screen.query("#text-modal-command"), pilot)
+        assert "[bold]x[/bold] and [/tmp/a]" in str(app.screen.query_one("#text-modal-command", Static).render())
 
 
 def test_tokens_table_shows_model_names_literally() -> None:
