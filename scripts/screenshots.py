@@ -65,7 +65,8 @@ async def wait_for(predicate, pilot, timeout: float = 15.0) -> None:  # type: ig
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise SystemExit("screenshots: the scripted session did not reach the expected state")
+            where = predicate.__code__.co_firstlineno
+            raise SystemExit(f"screenshots: the scripted session did not reach the expected state (line {where})")
         await pilot.pause(0.05)
 
 
@@ -173,6 +174,7 @@ async def statusline_session(out: Path, workdir: Path, claude: str, url: str) ->
 
             app.action_resize(20)
             pane = app.screen.query_one(ClaudePane)
+            app.focus_now(pane)  # the first session's focused pane is remembered (same state folder)
 
             def shown() -> str:
                 return "\n".join(pane.emulator.display)
