@@ -88,7 +88,8 @@ def matches(flow: Flow, text: str) -> bool:
 def route_label(flow: Flow) -> str:
     """What the route column says: ``local`` for a token count answered here, ``replay #N`` for a replay."""
     if flow.replay_of is not None:
-        return f"replay #{flow.replay_of}"
+        label = f"replay #{flow.replay_of}"
+        return label if len(label) <= COLUMNS[2][1] else f"↻ #{flow.replay_of}"  # the route column's width
     if flow.kind == "count_tokens" and flow.upstream_url is None and flow.state in ("done", "failed"):
         return "local"
     return flow.route or "–"
