@@ -64,3 +64,20 @@ def test_requests_rows_tell_two_long_models_apart() -> None:
         flow.decision = Decision("think", *name.split(","), "why")
         lines.append(layout_row(row_cells(flow), 60, names=names).plain)
     assert "one" in lines[0] and "two" in lines[1], lines
+
+
+def test_tokens_pane_tells_two_long_models_apart() -> None:
+    import io
+
+    from rich.console import Console
+
+    from ccm_tui.stats import Totals
+    from ccm_tui.tui.panes.tokens import totals_table
+
+    models = {"fakeoai,gpt-fake-model-one-long-name": Totals(requests=2),
+              "fakeoai,gpt-fake-model-two-long-name": Totals(requests=1)}
+    for width in (40, 56, 70):
+        console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
+        console.print(totals_table([("model", models)], width))
+        lines = [line for line in console.export_text().splitlines() if "model-" in line]
+        assert len(lines) == 2 and "one" in lines[0] and "two" in lines[1], (width, lines)

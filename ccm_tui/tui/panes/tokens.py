@@ -35,8 +35,11 @@ def totals_table(groups: list[tuple[str, dict[str, Totals]]], width: int | None 
     for col in kept:
         if col != "by":
             table.add_column(col, justify="right", no_wrap=True, min_width=widths[col])
+    room = (width or 200) - sum(widths[c] + 1 for c in kept)  # what the name column gets (one space apart)
+    names = [row["name"] for row in rows]
     for row in rows:
-        cells = [*([row["by"]] if "by" in kept else []), row["name"], *(row[c] for c in kept if c != "by")]
+        name = fmt.fit_target(row["name"], max(room, name_width), names)  # two long names never look alike
+        cells = [*([row["by"]] if "by" in kept else []), name, *(row[c] for c in kept if c != "by")]
         table.add_row(*map(Text, cells))  # model names come from requests: text, not markup
     return table
 
