@@ -86,15 +86,19 @@ CONTEXT_1M_BETA = "context-1m"
 CONTEXT_1M = 1_000_000
 
 
-def request_window(config: Config, provider: str, model: str, headers: dict[str, str]) -> int | None:
+def request_window(config: Config, provider: str, model: str, headers: dict[str, str],
+                   requested: str | None) -> int | None:
     """The context window a request really has: the model's, or 1M where claude asked an Anthropic
-    provider for the 1M beta (and no ``limits`` entry of the user's says otherwise)."""
+    provider for the 1M beta for this very model (``requested``: claude asks it only of models that
+    have it; routed to another model, that model's window holds) and no ``limits`` entry of the
+    user's says otherwise."""
     window = limits_for(config, provider, model).context_window
     prov = config.providers.get(provider)
     beta = next((v for k, v in headers.items() if k.lower() == "anthropic-beta"), "")
     explicit = prov is not None and any(k.lower() == model.lower() and v.context_window
                                         for k, v in prov.limits.items())
-    if CONTEXT_1M_BETA in beta and prov is not None and prov.type == "anthropic" and not explicit:
+    if (CONTEXT_1M_BETA in beta and requested == model and prov is not None and prov.type == "anthropic"
+            and not explicit):
         return max(window or 0, CONTEXT_1M)
     return window
 

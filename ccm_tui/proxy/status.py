@@ -38,6 +38,7 @@ class SessionSummary:
     target: str | None = None
     context_tokens: int | None = None
     beta: str = ""  # the latest main turn's anthropic-beta (claude asks for the 1M window there)
+    requested: str | None = None  # the model that turn asked for (the 1M window is that model's)
     updated: float = 0.0
 
 
@@ -66,6 +67,7 @@ class SessionSummaries:
             if main_turn or summary.target is None:
                 summary.route, summary.target = flow.route, flow.target
                 summary.beta = next((v for k, v in flow.request_headers.items() if k.lower() == "anthropic-beta"), "")
+                summary.requested = flow.requested_model
             if event is FlowEvent.ROUTED:
                 return
             usage = flow.usage
@@ -83,11 +85,11 @@ class SessionSummaries:
             return None if found is None else SessionSummary(**{k: getattr(found, k) for k in found.__slots__})
 
 
-def _window(config: Config, target: str | None, beta: str = "") -> int | None:
+def _window(config: Config, target: str | None, beta: str = "", requested: str | None = None) -> int | None:
     if not target:
         return None
     try:
-        return request_window(config, *parse_target(target), {"anthropic-beta": beta})
+        return request_window(config, *parse_target(target), {"anthropic-beta": beta}, requested)
     except ValueError:
         return None
 
@@ -108,7 +110,7 @@ def status_body(config: Config, summaries: SessionSummaries, session_id: str) ->
             route=summary.route, target=summary.target, requests=summary.requests,
             cost_usd=round(summary.cost_usd, 6),
             cache_hit_rate=cache_hit_rate(summary.cache_read_tokens, summary.other_input_tokens),
-            context_tokens=summary.context_tokens, context_window=_window(config, summary.target, summary.beta),
+            context_tokens=summary.context_tokens, context_window=_window(config, summary.target, summary.beta, summary.requested),
         )
     return body
 

@@ -21,10 +21,13 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "claude-code"
 
 def test_window_is_1m_when_claude_asks_anthropic_for_the_1m_beta(config_file: Path) -> None:
     config = load_config(config_file)
-    plain = request_window(config, "anthropic", "claude-sonnet-4-5", {"anthropic-beta": "claude-code-20250219"})
-    asked = request_window(config, "anthropic", "claude-sonnet-4-5",
-                           {"Anthropic-Beta": "claude-code-20250219,context-1m-2025-08-07"})
+    beta = {"Anthropic-Beta": "claude-code-20250219,context-1m-2025-08-07"}
+    plain = request_window(config, "anthropic", "claude-sonnet-4-5", {"anthropic-beta": "claude-code-20250219"},
+                           "claude-sonnet-4-5")
+    asked = request_window(config, "anthropic", "claude-sonnet-4-5", beta, "claude-sonnet-4-5")
     assert (plain, asked) == (200_000, CONTEXT_1M)
+    # claude asked for the 1M window of the model it named; routed to another model, that one's holds
+    assert request_window(config, "anthropic", "claude-haiku-4-5", beta, "claude-opus-4-8") == 200_000
 
 
 def test_a_request_without_a_size_yet_does_not_reset_the_meter_and_the_handshake_is_no_error() -> None:

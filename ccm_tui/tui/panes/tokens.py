@@ -76,7 +76,8 @@ class TokensPane(StatPane):
         last = self.store.last_main
         if last is not None and last.decision is not None:
             used = context_tokens(last) or 0
-            window = request_window(self.config, last.decision.provider, last.decision.model, last.request_headers)
+            window = request_window(self.config, last.decision.provider, last.decision.model, last.request_headers,
+                                    last.requested_model)
             line = Text.assemble(("context ", "bold"), context_bar(used, window), f"  #{last.id} {last.target}")
             line.no_wrap, line.overflow = True, "ellipsis"
             parts.append(line)
