@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
@@ -29,10 +28,11 @@ from .config import (
     referenced_vars,
     resolve_vars,
 )
+from .config_messages import did_you_mean, line_of, shown, unknown
 from .provider_options import option_problems
 from .providers.openai.presets import PRESETS
 from .router_rules import Rule, rule_problems
-from .secrets import CLIENT_CREDENTIAL_HEADERS, Secret, redact_url
+from .secrets import CLIENT_CREDENTIAL_HEADERS, Secret
 
 OPENAI_PRESETS = tuple(PRESETS)  # one source: the presets themselves
 OPENAI_APIS = ("chat", "responses")
@@ -50,48 +50,10 @@ CLAUDE_KEY_VAR = "ANTHROPIC_API_KEY"
 _ROUTER_KEYS = {*ROUTES, "long_context_threshold", "think_min_effort", "rules", "fallback", "fallbacks"}
 
 
-def line_of(text: str, path: tuple[str, ...]) -> int | None:
-    """Best-effort line number of ``a.b.key`` in the TOML source (for messages only)."""
-    if not path:
-        return None
-    *tables, key = path
-    want = ".".join(tables)
-    current = ""
-    key_re = re.compile(rf"^\s*(\"?){re.escape(key)}\1\s*=")
-    header_line = None
-    for number, line in enumerate(text.splitlines(), 1):
-        header = re.match(r"^\s*\[+\s*([^\]]+?)\s*\]+", line)
-        if header:
-            current = header.group(1).replace('"', "").replace(" ", "")
-            if current == ".".join(path):
-                header_line = number
-            continue
-        if current == want and key_re.match(line):
-            return number
-    return header_line
-
-
 def _key_vars(api_key: Any, headers: dict) -> tuple[str, ...]:
     """The environment variables a provider's key and headers are read from."""
     raw = [api_key, *headers.values()]
     return tuple(dict.fromkeys(name for v in raw if isinstance(v, str) for name in referenced_vars(v)))
-
-
-def shown(raw: str, resolved: str) -> str:
-    """A bad value fit for a message. A resolved ``$VAR`` is never printed (a swapped base_url/api_key
-    would print the key), nor a literal that is not a URL; a URL loses its user-info and query values."""
-    if raw != resolved:  # it came (at least partly) from the environment
-        return f"the value of {raw}"
-    if "://" in resolved:
-        return repr(redact_url(resolved))
-    return "a value that is not shown (it may be a key)"
-
-
-def unknown(key: str, known: Any, listed: str = "") -> str:
-    """"unknown key", with the nearest known key when it looks like a typo (``backgrund``)."""
-    near = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
-    hint = f"; did you mean {near[0]!r}?" if near else ""
-    return f"unknown key{hint}" + (f" ({listed})" if listed else "")
 
 
 class _Builder:
@@ -164,8 +126,7 @@ class _Builder:
         if provider not in providers:
             which = repr(provider) if value == resolved else f"in {shown(value, resolved)}"
             defined = [*providers, *(f"{name} (invalid)" for name in self.invalid)]
-            near = difflib.get_close_matches(provider, [*providers, *self.invalid], n=1, cutoff=0.75)
-            hint = f"; did you mean {near[0]!r}?" if near else ""
+            hint = did_you_mean(provider, [*providers, *self.invalid])
             self.problem(path, f"unknown provider {which}{hint} (defined: {', '.join(defined) or 'none'})")
             return None
         return f"{provider},{model}"
