@@ -2,11 +2,9 @@
 
 Keys: ccm-tui's own actions live on F-keys (priority bindings) because claude uses Esc and
 Ctrl+letters; the app and its main screen inherit no default bindings (no ctrl+q, ctrl+p, tab).
-Flow events arrive on the proxy thread and are coalesced: the subscriber only records the flow
-and posts one message; the UI drains at most ~10 times a second. Every number shown comes from
-the flow store fed that way; the config and pin shown are the last ones the proxy's session
-published. Changes (route, pin) go to the proxy as commands (``ProxyServer.command``): the
-proxy applies them, and the UI shows the outcome it reports.
+Flow events arrive on the proxy thread and are coalesced (one message; the UI drains at most ~10 times
+a second). Every number shown comes from the flow store fed that way; config and pin are the last the
+proxy's session published. Changes (route, pin) go to the proxy as commands (``ProxyServer.command``).
 """
 
 from __future__ import annotations
@@ -33,10 +31,10 @@ from ..flow import Flow
 from ..proxy.server import ProxyServer
 from ..proxy.session import Session
 from ..stats import DEFAULT_HISTORY, FlowStore
-from ..terminal.pty_session import PtySession, restore_default_signals
+from ..terminal.pty_session import PtySession
 from . import actions, ui_state
 from .cache_notice import cache_move_text
-from .claude_restart import restart_claude, window_notice
+from .claude_restart import restart_claude, run_unembedded, window_notice
 from .commands import CcmCommands, help_screen
 from .dialogs.exit_countdown import ExitCountdown
 from .dialogs.route_picker import UNSET, RoutePicker
@@ -238,9 +236,8 @@ class CcmApp(App[int], inherit_bindings=False):
             return
         main = self.screen_stack[0]
         names = dict(zip(self._dashboard_panes(), ui_state.FOCUSABLE[1:], strict=True)) if main.is_mounted else {}
-        focused = main.focused
         self.ui_state.claude_width = self.claude_width
-        self.ui_state.focus = names.get(focused, "claude")  # type: ignore[arg-type]
+        self.ui_state.focus = names.get(main.focused, "claude")  # type: ignore[arg-type]
         ui_state.save_ui_state(self.ui_state)
 
     def watch_claude_width(self, width: int) -> None:
@@ -294,21 +291,11 @@ class CcmApp(App[int], inherit_bindings=False):
         assert self.claude_argv is not None
         try:
             with self.suspend():
-                code = await self._spawn_and_wait()
+                code = await run_unembedded(self)
         except SuspendNotSupported:  # headless (tests): nothing to hand over
-            code = await self._spawn_and_wait()
+            code = await run_unembedded(self)
         self.refresh()
         self.claude_exited(code)
-
-    async def _spawn_and_wait(self) -> int:
-        assert self.claude_argv is not None
-        try:
-            proc = await asyncio.create_subprocess_exec(*self.claude_argv, env=self.claude_env, cwd=self.claude_cwd,
-                                                        preexec_fn=restore_default_signals)
-        except OSError as exc:
-            self.notify(f"could not start claude: {exc}", severity="error", markup=False)
-            return 127
-        return await proc.wait()
 
     # -- actions --------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -1,4 +1,5 @@
-"""Restart claude in its pane with ``--continue`` (same conversation), telling it the routes as they are now.
+"""Starting claude again: in its pane with ``--continue`` (same conversation), telling it the routes as they
+are now; and, with ``--no-embed``, on the real terminal.
 
 claude reads its compaction window at start only: a route switch or pin that changes the default
 model's window is announced, and this restart brings claude up to date.
@@ -6,10 +7,12 @@ model's window is announced, and this restart brings claude up to date.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import TYPE_CHECKING
 
 from ..claude_launch import relaunch_env, routed_window, with_continue
+from ..terminal.pty_session import restore_default_signals
 
 if TYPE_CHECKING:
     from .app import CcmApp
@@ -50,3 +53,15 @@ async def restart_claude(app: CcmApp) -> None:
     pane.focus()
     app.update_statusbar()
     app.notify("claude restarted with --continue", markup=False)
+
+
+async def run_unembedded(app: CcmApp) -> int:
+    """--no-embed: claude as a plain child on the real terminal; its exit code (127: it did not start)."""
+    assert app.claude_argv is not None
+    try:
+        proc = await asyncio.create_subprocess_exec(*app.claude_argv, env=app.claude_env, cwd=app.claude_cwd,
+                                                    preexec_fn=restore_default_signals)
+    except OSError as exc:
+        app.notify(f"could not start claude: {exc}", severity="error", markup=False)
+        return 127
+    return await proc.wait()
