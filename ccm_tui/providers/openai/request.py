@@ -183,7 +183,9 @@ def _tools(tools: list[dict[str, Any]], note: Note) -> tuple[list[dict[str, Any]
     return [{"type": "function", "function": fn} for fn in functions], names
 
 
-def _tool_choice(choice: Any, sent: set[str], note: Note) -> Any:
+def tool_choice(choice: Any, sent: set[Any], note: Note) -> str | dict[str, str] | None:
+    """Anthropic ``tool_choice`` → ``"auto"``/``"required"``/``"none"``, or ``{"name": …}`` for one
+    function tool (each wire format wraps it its own way); None when the client set none."""
     if not isinstance(choice, dict):
         return None
     kind = choice.get("type")
@@ -196,8 +198,13 @@ def _tool_choice(choice: Any, sent: set[str], note: Note) -> Any:
         if short not in sent:
             note(f"tool_choice {choice['name']} is not a function tool here: left to the model")
             return "auto"
-        return {"type": "function", "function": {"name": short}}
+        return {"name": short}
     return "auto"
+
+
+def _tool_choice(choice: Any, sent: set[str], note: Note) -> Any:
+    chosen = tool_choice(choice, sent, note)
+    return {"type": "function", "function": chosen} if isinstance(chosen, dict) else chosen
 
 
 def _effort(body: dict[str, Any]) -> str | None:

@@ -28,6 +28,7 @@ from .request import (
     _system_text,
     client_tools,
     stable_user,
+    tool_choice,
     upstream_tool_name,
 )
 from .responses_response import reasoning_item
@@ -133,20 +134,8 @@ def strict_ok(schema: Any) -> bool:
 
 
 def _tool_choice(choice: Any, sent: set[Any], note: Note) -> Any:
-    if not isinstance(choice, dict):
-        return None
-    kind = choice.get("type")
-    if kind == "any":
-        return "required"
-    if kind == "none":
-        return "none"
-    if kind == "tool" and choice.get("name"):
-        short = upstream_tool_name(choice["name"])
-        if short not in sent:
-            note(f"tool_choice {choice['name']} is not a function tool here: left to the model")
-            return "auto"
-        return {"type": "function", "name": short}
-    return "auto"
+    chosen = tool_choice(choice, sent, note)
+    return {"type": "function", **chosen} if isinstance(chosen, dict) else chosen
 
 
 def _web_search(tool: Mapping[str, Any], note: Note) -> dict[str, Any]:
