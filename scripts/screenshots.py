@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Regenerate ``screenshots/*.svg`` from a scripted session: fake upstream, fake claude, Textual pilot.
+"""Regenerate ``screenshots/*.svg`` from a scripted session: fake upstream, the real claude, Textual pilot.
 
-    /tmp/venv/bin/python scripts/screenshots.py [--out screenshots]
+    python scripts/screenshots.py [--out screenshots] [--claude PATH]
 
-Writes main.svg (claude pane + dashboard with traffic), inspector.svg, route_picker.svg and
-replay.svg; with the real claude CLI (``--claude PATH``, else the copy ``.ci/run`` installs) also
-statusline.svg: claude's statusline showing the routed model. Nothing leaves 127.0.0.1; the config,
-state and claude's HOME live in a temporary directory.
+Writes main.svg (claude pane + dashboard with traffic), inspector.svg, route_picker.svg, replay.svg and
+statusline.svg (claude's statusline showing the routed model), with the real claude CLI in the pane
+(``--claude PATH``, else the copy ``.ci/run`` installs; without one, a stand-in and no statusline.svg).
+Nothing leaves 127.0.0.1; the config, state and claude's HOME live in a temporary directory.
 """
 
 from __future__ import annotations
@@ -91,23 +91,72 @@ async def traffic(server: ProxyServer) -> None:
                               json={"model": "claude-sonnet-4-5", "messages": base["messages"]}, headers=headers)
 
 
-async def session(out: Path, workdir: Path, fake: FakeAnthropic, url: str) -> None:
+def claude_home(workdir: Path) -> Path:
+    """A HOME where claude starts without its first-run dialogs; returns the project folder it trusts."""
+    home, project = workdir / "home", workdir / "project"
+    if not project.exists():
+        home.mkdir()
+        project.mkdir()
+        (home / ".claude.json").write_text(json.dumps({
+            "hasCompletedOnboarding": True, "theme": "dark",
+            "projects": {str(project.resolve()): {"hasTrustDialogAccepted": True}}}))
+    os.environ.update(HOME=str(home), PYTHONPATH=str(REPO), CLAUDE_CODE_MAX_RETRIES="1")
+    return project
+
+
+def real_claude_app(server: ProxyServer, config, claude: str, workdir: Path) -> CcmApp:  # type: ignore[no-untyped-def]
+    """The app as ``ccm-tui`` launches the real claude in its pane."""
+    project = claude_home(workdir)
+    argv = [claude, *launch_args(config, [], project)]
+    return CcmApp(server, argv, claude_env(config, {**server.child_env(), **launch_env(config)}, embedded=True),
+                  claude_cwd=str(project), exit_grace=0)
+
+
+async def subagent_traffic(server: ProxyServer) -> None:
+    """Another claude session with a subagent that started one of its own, for the Sessions pane."""
+    headers = {"x-api-key": server.token.reveal(), "x-claude-code-session-id": "5f0c2a9e-demo"}
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "look around"}]}
+    async with httpx.AsyncClient(timeout=30) as client:
+        for agent, parent in ((None, None), ("a1b2c3d4-explore", None), ("e5f6a7b8-grep", "a1b2c3d4-explore")):
+            extra = {"x-claude-code-agent-id": agent} if agent else {}
+            if parent:
+                extra["x-claude-code-parent-agent-id"] = parent
+            await client.post(server.base_url + "/v1/messages", json=body, headers={**headers, **extra})
+
+
+async def session(out: Path, workdir: Path, fake: FakeAnthropic, url: str, claude: str | None) -> None:
     config_path = workdir / "config.toml"
     config_path.write_text(CONFIG.format(url=url))
-    server = ProxyServer(load_config(config_path), EventBus(), host="127.0.0.1", port=0)
+    config = load_config(config_path)
+    server = ProxyServer(config, EventBus(), host="127.0.0.1", port=0)
     server.start_in_thread()
-    argv = [sys.executable, str(REPO / "tests/fakes/fake_claude.py"), "--requests", "2", "--interactive"]
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **server.child_env()}
-    app = CcmApp(server, argv, env, exit_grace=0)
+    if claude is not None:
+        app = real_claude_app(server, config, claude, workdir)
+    else:
+        argv = [sys.executable, str(REPO / "tests/fakes/fake_claude.py"), "--requests", "2", "--interactive"]
+        app = CcmApp(server, argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **server.child_env()},
+                     exit_grace=0)
     try:
         async with app.run_test(size=(160, 45)) as pilot:
-            await wait_for(lambda: app.store.session.requests >= 2, pilot)
+            if claude is not None:
+                from ccm_tui.tui.panes.claude import ClaudePane
+
+                pane = app.screen.query_one(ClaudePane)
+                app.focus_now(pane)
+                await wait_for(lambda: "❯" in "\n".join(pane.emulator.display), pilot, 60)
+                await pilot.pause(1.0)
+                await pilot.press(*"what does the router do?", "enter")
+                await wait_for(lambda: app.store.session.requests >= 1, pilot, 60)
+            else:
+                await wait_for(lambda: app.store.session.requests >= 2, pilot)
+            before = app.store.session.requests
             fake.script = [Reply(text=ANSWER, usage={"input_tokens": 412, "output_tokens": 31})] * 3 + [
                 Reply(status=400, error_body={"type": "error", "error": {
                     "type": "invalid_request_error", "message": "prompt is too long: 212000 tokens > 200000 maximum"}})]
             await traffic(server)
-            await pilot.press(*"what does the router do?", "enter")
-            await wait_for(lambda: app.store.session.requests >= 7 and len(app.store) >= 7 + COUNTS, pilot)
+            await subagent_traffic(server)
+            await wait_for(lambda: app.store.session.requests >= before + 7 and len(app.store) >= 7 + COUNTS, pilot)
+            await pilot.pause(1.5)  # the Sessions pane refreshes once a second
             await pilot.pause(0.5)
             await pilot.press("f2")
             await pilot.press("down", "down")
@@ -153,21 +202,12 @@ default = "deepseek,deepseek-reasoner"
 
 async def statusline_session(out: Path, workdir: Path, claude: str, url: str) -> None:
     """The real claude in the pane, launched as ``ccm-tui`` does, after its first answer."""
-    home, project = workdir / "home", workdir / "project"
-    home.mkdir()
-    project.mkdir()
-    (home / ".claude.json").write_text(json.dumps({
-        "hasCompletedOnboarding": True, "theme": "dark",
-        "projects": {str(project.resolve()): {"hasTrustDialogAccepted": True}}}))
-    os.environ.update(HOME=str(home), PYTHONPATH=str(REPO), CLAUDE_CODE_MAX_RETRIES="1")
     config_path = workdir / "statusline.toml"
     config_path.write_text(STATUSLINE_CONFIG.format(url=url))
     config = load_config(config_path)
     server = ProxyServer(config, EventBus(), host="127.0.0.1", port=0)
     server.start_in_thread()
-    argv = [claude, *launch_args(config, [], project)]
-    app = CcmApp(server, argv, claude_env(config, {**server.child_env(), **launch_env(config)}, embedded=True),
-                 claude_cwd=str(project), exit_grace=0)
+    app = real_claude_app(server, config, claude, workdir)
     try:
         async with app.run_test(size=(200, 40)) as pilot:
             from ccm_tui.tui.panes.claude import ClaudePane
@@ -203,10 +243,11 @@ def main() -> int:
                           CCM_LOG_FILE=str(Path(tmp) / "ccm.log"))
         fake = FakeAnthropic()
         fake.default = Reply(text=ANSWER, usage={"input_tokens": 18240, "output_tokens": 64})
+        claude = args.claude if os.access(args.claude, os.X_OK) else None
         with run_asgi(fake.app) as url:
-            asyncio.run(session(out, Path(tmp), fake, url))
+            asyncio.run(session(out, Path(tmp), fake, url, claude))
             names = ["main", "inspector", "route_picker", "replay"]
-            if os.access(args.claude, os.X_OK):
+            if claude is not None:
                 fake.default = Reply(text="deepseek-reasoner, routed by ccm-tui: the statusline below says so.",
                                      usage={"input_tokens": 23180, "output_tokens": 42,
                                             "cache_read_input_tokens": 19800})

@@ -46,17 +46,17 @@ async def test_tree_nests_agents_updates_in_place_and_filters_on_select() -> Non
         tree.refresh_from_store()
         await pilot.pause()
         shown = lines(tree)
-        assert shown[0].startswith("session sess-one… ") and "3 req" in shown[0] and "cache 50%" in shown[0]
-        assert shown[1].startswith("  main thread  1 req")
-        assert shown[2].startswith("    agent agent-aa…  1 req") and shown[3].startswith("      agent agent-cc…")
-        assert shown[4].startswith("session unknown  1 req") and "1 err" in shown[4]
-        first = tree.root.children[0]
+        assert shown[0].startswith("session unknown  1 req") and "1 err" in shown[0], "newest session first"
+        assert shown[2].startswith("session sess-one… ") and "3 req" in shown[2] and "cache 50%" in shown[2]
+        assert shown[3].startswith("  main thread  1 req")
+        assert shown[4].startswith("    agent agent-aa…  1 req") and shown[5].startswith("      agent agent-cc…")
+        first = tree.root.children[1]
         running = make_flow("sess-one-uuid-long", "agent-aaaa-bbbb", state="streaming")
         store.ingest([running])
         tree.refresh_from_store()
         await pilot.pause()
-        assert tree.root.children[0] is first, "nodes are updated in place, not rebuilt"
-        assert "4 req" in lines(tree)[0] and lines(tree)[0].endswith("model-a") and " · ●" in lines(tree)[0]
+        assert tree.root.children[1] is first, "nodes are updated in place, not rebuilt"
+        assert "4 req" in lines(tree)[2] and lines(tree)[2].endswith("model-a") and " · ●" in lines(tree)[2]
         tree.focus()
         tree.move_cursor(first.children[0].children[0])  # agent-aaaa
         await pilot.press("enter")

@@ -1,9 +1,9 @@
 """The Sessions pane: session → main thread → subagents, each with its traffic, cache rate and cost.
 
-Built from the flows the dashboard holds (the flow store's bounded window) through the core's
-:func:`ccm_tui.sessions.build_tree`; the tree widget is updated in place (labels change, nodes are
-added or removed), so what the user expanded or selected stays put as traffic comes in. Selecting a
-node asks the requests table to show only that node's requests.
+Newest session first, built from the flows the dashboard holds (the flow store's bounded window)
+through the core's :func:`ccm_tui.sessions.build_tree`; the tree widget is updated in place (labels
+change, nodes are added or removed), so what the user expanded or selected stays put as traffic comes
+in. Selecting a node asks the requests table to show only that node's requests.
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ class SessionsTree(Tree[Key]):
         if node is None or node.parent is not parent:
             if node is not None:
                 node.remove()  # re-parented: a parent agent showed up after its child
-            node = self._by_key[key] = parent.add(label, data=key, expand=True)
+            newest_first = model.kind == "session" and parent.children  # a new session goes on top
+            node = self._by_key[key] = parent.add(label, data=key, expand=True, before=0 if newest_first else None)
         elif node.label != label:
             node.set_label(label)
         self._models[key] = model
