@@ -59,3 +59,33 @@ def message_events(message: dict[str, Any]) -> list[Event]:
                                                "stop_sequence": message.get("stop_sequence")}}))
     events.append(("message_stop", {"type": "message_stop"}))
     return events
+
+
+class BlockWriter:
+    """The Anthropic half of a stream translator: one ``message_start``, then blocks one at a time.
+
+    A subclass sets ``message_id``, ``model``, ``input_tokens`` and ``_ev`` (the events out), and
+    starts with ``_started = False``, ``_index = -1`` and ``_open = None``.
+    """
+
+    message_id: str
+    model: str
+    input_tokens: int
+    _ev: list[Event]
+    _started: bool
+    _index: int
+    _open: str | None
+
+    def _start(self) -> None:
+        self._started = True
+        self._ev.extend(start_events(self.message_id, self.model, {
+            "input_tokens": self.input_tokens, "output_tokens": 0,
+            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}))
+
+    def _begin(self, kind: str, block: dict[str, Any]) -> None:
+        self._index += 1
+        self._open = kind
+        self._emit("content_block_start", {"type": "content_block_start", "index": self._index, "content_block": block})
+
+    def _emit(self, event_type: str, data: dict[str, Any]) -> None:
+        self._ev.append((event_type, data))

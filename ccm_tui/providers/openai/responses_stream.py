@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...errors import UpstreamUnavailable
-from ..blocks import Event, block_events, new_message_id, start_events
+from ..blocks import BlockWriter, Event, block_events, new_message_id
 from ..toolcheck import ToolCheck
 from .response import REFUSAL_NOTE, InvalidToolArguments, parse_arguments, repair_json, tool_id
 from .responses_response import (
@@ -36,7 +36,7 @@ _THINKING_DELTAS = ("response.reasoning_summary_text.delta", "response.reasoning
 _ENDS = ("response.completed", "response.incomplete")
 
 
-class ResponsesStreamTranslator:
+class ResponsesStreamTranslator(BlockWriter):
     def __init__(
         self, model: str, *, names: Mapping[str, str] | None = None, input_tokens: int = 0, provider: str = "",
         note: Callable[[str], None] | None = None, search: SearchStream | None = None,
@@ -279,17 +279,6 @@ class ResponsesStreamTranslator:
         self._close()
 
     # -- blocks and message ------------------------------------------------------------------
-    def _start(self) -> None:
-        self._started = True
-        self._ev.extend(start_events(self.message_id, self.model, {
-            "input_tokens": self.input_tokens, "output_tokens": 0,
-            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}))
-
-    def _begin(self, kind: str, block: dict[str, Any]) -> None:
-        self._index += 1
-        self._open = kind
-        self._emit("content_block_start", {"type": "content_block_start", "index": self._index, "content_block": block})
-
     def _whole(self, block: dict[str, Any]) -> None:
         self._index += 1
         self._ev.extend(block_events(self._index, block))
@@ -329,6 +318,3 @@ class ResponsesStreamTranslator:
                                      "usage": usage})
         self._emit("message_stop", {"type": "message_stop"})
         self._done = True
-
-    def _emit(self, event_type: str, data: dict[str, Any]) -> None:
-        self._ev.append((event_type, data))

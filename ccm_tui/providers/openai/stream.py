@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import UpstreamUnavailable
-from ..blocks import Event, block_events, message_events, new_message_id, start_events
+from ..blocks import BlockWriter, Event, block_events, message_events, new_message_id
 from ..toolcheck import ToolCheck
 from .presets import THINKING_SIGNATURE
 from .response import (
@@ -64,7 +64,7 @@ def _complete(call: _Call) -> bool:
         return False
 
 
-class OpenAIStreamTranslator:
+class OpenAIStreamTranslator(BlockWriter):
     def __init__(
         self,
         model: str,
@@ -312,17 +312,6 @@ class OpenAIStreamTranslator:
         })
 
     # -- blocks and message ------------------------------------------------------------------
-    def _start(self) -> None:
-        self._started = True
-        self._ev.extend(start_events(self.message_id, self.model, {
-            "input_tokens": self.input_tokens, "output_tokens": 0,
-            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}))
-
-    def _begin(self, kind: str, block: dict[str, Any]) -> None:
-        self._index += 1
-        self._open = kind
-        self._emit("content_block_start", {"type": "content_block_start", "index": self._index, "content_block": block})
-
     def _leave(self) -> None:
         """Close the open block (a tool block closes through its call's checks)."""
         if self._open == "tool":
@@ -367,7 +356,3 @@ class OpenAIStreamTranslator:
         })
         self._emit("message_stop", {"type": "message_stop"})
         self._done = True
-
-    def _emit(self, event_type: str, data: dict[str, Any]) -> None:
-        self._ev.append((event_type, data))
-
