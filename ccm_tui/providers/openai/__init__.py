@@ -91,14 +91,19 @@ class OpenAIProvider(Provider):
             choices = data.get("choices") or [{}]
             answer = choices[0].get("message") if isinstance(choices[0], dict) else None
             search_message(message, url_citations(answer if isinstance(answer, dict) else {}), search.query)
+        return self.json_answer(flow, message, check, refused=bool(refusal_of(data)),
+                                repaired=repaired_calls(data), stream=stream)
+
+    def json_answer(self, flow: Flow, message: dict[str, Any], check: ToolCheck, *, refused: bool, repaired: int,
+                    stream: bool) -> UpstreamResponse:
+        """A translated JSON answer (either API): tool calls checked, notes taken, and replayed as a
+        stream when the client asked for one."""
         check.check_message(message)
-        if refusal_of(data):
+        if refused:
             flow.note(REFUSAL_NOTE)
-        if repaired := repaired_calls(data):
+        if repaired:
             flow.note(f"repaired invalid JSON arguments of {repaired} tool call(s)")
-        if stream:
-            return UpstreamResponse(stream=_replay(flow, message))
-        return UpstreamResponse(body=message)
+        return UpstreamResponse(stream=_replay(flow, message)) if stream else UpstreamResponse(body=message)
 
 
 async def _replay(flow: Flow, message: dict[str, Any]) -> AsyncIterator[bytes]:

@@ -15,7 +15,6 @@ from ...limits import provider_limits
 from ..base import UpstreamResponse
 from ..toolcheck import ToolCheck
 from .caching import session_key
-from .response import REFUSAL_NOTE
 from .responses_request import translate_responses_request
 from .responses_response import refused_in, repaired_calls, responses_error, translate_responses_response
 from .responses_stream import ResponsesStreamTranslator
@@ -60,13 +59,5 @@ async def responses_messages(
     message, cited, ran = translate_responses_response(data, model=requested, names=translated.names)
     if query is not None:
         search_message(message, cited, ran or query)
-    check.check_message(message)
-    if refused_in(data):
-        flow.note(REFUSAL_NOTE)
-    if repaired := repaired_calls(data):
-        flow.note(f"repaired invalid JSON arguments of {repaired} tool call(s)")
-    if stream:
-        from . import _replay  # the Chat path's replay of a JSON answer as a stream
-
-        return UpstreamResponse(stream=_replay(flow, message))
-    return UpstreamResponse(body=message)
+    return provider.json_answer(flow, message, check, refused=bool(refused_in(data)), repaired=repaired_calls(data),
+                                stream=stream)
