@@ -18,14 +18,7 @@ from tests.conftest import CANARY_KEY
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.server import run_asgi
 
-LINE = re.compile(r"ANTHROPIC_BASE_URL=(http://127\.0\.0\.1:\d+) ANTHROPIC_AUTH_TOKEN=(\S+)")
-
-
-def test_serve_ready_logs_requests_and_exits_on_ctrl_c(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    fake = FakeAnthropic()
-    with run_asgi(fake.app) as upstream:
-        config = tmp_path / "config.toml"
-        config.write_text(f"""
+CONFIG = """
 [providers.anthropic]
 type = "anthropic"
 base_url = "{upstream}"
@@ -34,7 +27,15 @@ models = ["claude-sonnet-4-5"]
 
 [router]
 default = "anthropic,claude-sonnet-4-5"
-""")
+"""
+LINE = re.compile(r"ANTHROPIC_BASE_URL=(http://127\.0\.0\.1:\d+) ANTHROPIC_AUTH_TOKEN=(\S+)")
+
+
+def test_serve_ready_logs_requests_and_exits_on_ctrl_c(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    fake = FakeAnthropic()
+    with run_asgi(fake.app) as upstream:
+        config = tmp_path / "config.toml"
+        config.write_text(CONFIG.format(upstream=upstream))
         env = {**os.environ, "KEY": CANARY_KEY, "CCM_LOG_FILE": str(tmp_path / "log")}
         started = time.monotonic()
         process = subprocess.Popen([sys.executable, "-m", "ccm_tui", "serve", "--config", str(config)],
@@ -132,16 +133,7 @@ def test_serve_workers_share_the_port_and_stop_together(tmp_path) -> None:  # ty
     fake = FakeAnthropic()
     with run_asgi(fake.app) as upstream:
         config = tmp_path / "config.toml"
-        config.write_text(f"""
-[providers.anthropic]
-type = "anthropic"
-base_url = "{upstream}"
-api_key = "$KEY"
-models = ["claude-sonnet-4-5"]
-
-[router]
-default = "anthropic,claude-sonnet-4-5"
-
+        config.write_text(CONFIG.format(upstream=upstream) + f"""
 [history]
 path = "{tmp_path / 'history.sqlite3'}"
 """)
