@@ -75,6 +75,14 @@ class VocabularyError(RuntimeError):
     """A bundled vocabulary is missing or its bytes are not the ones tiktoken expects."""
 
 
+class VocabularyNotLoaded(LookupError):
+    """A count asked not to build a vocabulary (~20 MB, 0.1-0.3 s) met one that is not built yet."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 def verify_vocabulary(data: bytes, expected_sha256: str, name: str = "vocabulary") -> None:
     """Raise :class:`VocabularyError` unless ``data`` hashes to ``expected_sha256``."""
     actual = hashlib.sha256(data).hexdigest()
@@ -109,9 +117,13 @@ _encodings: dict[str, tiktoken.Encoding] = {}
 _load_locks = {name: threading.Lock() for name in VOCABULARIES}  # one per encoding: cl100k need not wait
 
 
-def get_encoding(name: str) -> tiktoken.Encoding:
+def get_encoding(name: str, *, load: bool = True) -> tiktoken.Encoding:
+    """The encoding, built on first use; ``load=False`` raises :class:`VocabularyNotLoaded` instead
+    (an event loop builds it on a worker thread, then counts)."""
     enc = _encodings.get(name)
     if enc is None:
+        if not load:
+            raise VocabularyNotLoaded(name)
         with _load_locks[name]:
             enc = _encodings.get(name)
             if enc is None:
@@ -136,8 +148,8 @@ def encoding_name_for(model: str | None) -> str:
     return "o200k_base" if _O200K_MODELS.match(name) else "cl100k_base"
 
 
-def encoding_for(model: str | None) -> tiktoken.Encoding:
-    return get_encoding(encoding_name_for(model))
+def encoding_for(model: str | None, *, load: bool = True) -> tiktoken.Encoding:
+    return get_encoding(encoding_name_for(model), load=load)
 
 
 _cache: OrderedDict[tuple[str, str], int] = OrderedDict()
@@ -281,16 +293,17 @@ class _Counter:
         return self.text(tool)  # server tools (web_search_..., bash_..., ...) by their JSON
 
 
-def count_request_tokens(body: dict, model: str | None = None) -> int:
+def count_request_tokens(body: dict, model: str | None = None, *, load: bool = True) -> int:
     """Estimated input tokens of an Anthropic Messages / count_tokens body.
 
     Counts system, every message (any role) and block, and tools, plus MESSAGE_OVERHEAD per message
     and TOOLS_OVERHEAD once if tools are loaded; ``model`` defaults to the body's. Never raises on
-    odd input: only a missing or corrupt vocabulary (:class:`VocabularyError`) propagates.
+    odd input: only a missing or corrupt vocabulary (:class:`VocabularyError`) propagates, and with
+    ``load=False`` one not built yet (:class:`VocabularyNotLoaded`).
     """
     if model is None and isinstance(body, dict) and isinstance(body.get("model"), str):
         model = body["model"]
-    enc = encoding_for(model)
+    enc = encoding_for(model, load=load)
     try:
         if not isinstance(body, dict):
             return _count(_dumps(body), enc)

@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         app = CcmApp(server, argv, env, claude_cwd=os.getcwd(), embed=embed, keep_open=args.keep_open,
                      log_path=log_path, claude_session=session)
         try:
-            server.start_in_thread(warm_up=False)  # the app starts it once on screen
+            server.start_in_thread()
         except RuntimeError as exc:
             print(f"ccm-tui: {exc} (details in {log_path})", file=sys.stderr)
             if history is not None:

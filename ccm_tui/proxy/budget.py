@@ -28,6 +28,7 @@ from ..config import Config, Price
 from ..errors import BudgetExceeded
 from ..flow import Flow, Usage
 from ..limits import limits_for, output_reserve
+from ..router import Counter
 
 CACHE_READ_FACTOR = 0.1  # cached input is billed at a tenth of input (Anthropic, OpenAI, Gemini roughly)
 CACHE_WRITE_FACTOR = 1.25  # Anthropic's 5-minute cache write surcharge
@@ -105,15 +106,16 @@ class Ledger:
         return sum(usd for usd, _ in self.reserved.values()), sum(tok for _, tok in self.reserved.values())
 
 
-def estimate(ledger: Ledger, config: Config, flow: Flow, body: dict[str, Any]) -> tuple[float, int]:
+def estimate(ledger: Ledger, config: Config, flow: Flow, body: dict[str, Any],
+             count: Counter | None = None) -> tuple[float, int]:
     """(USD, tokens) a routed request will likely cost: counted input plus a typical output."""
     decision = flow.decision
     assert decision is not None
     input_tokens = decision.estimated_tokens
     if input_tokens is None:
-        from ..tokens import count_request_tokens
-
-        input_tokens = count_request_tokens(body, model=decision.model)
+        if count is None:
+            from ..tokens import count_request_tokens as count
+        input_tokens = count(body, model=decision.model)
     most = output_reserve(body, limits_for(config, decision.provider, decision.model))
     output = min(ledger.typical_output(), most) if most else ledger.typical_output()
     price = price_for(config, decision.provider, decision.model)
@@ -121,11 +123,11 @@ def estimate(ledger: Ledger, config: Config, flow: Flow, body: dict[str, Any]) -
     return usd, input_tokens + output
 
 
-def admit(ledger: Ledger, config: Config, flow: Flow, body: dict[str, Any]) -> None:
+def admit(ledger: Ledger, config: Config, flow: Flow, body: dict[str, Any], count: Counter | None = None) -> None:
     """Refuse a request the cap cannot afford (the message says which cap), else reserve its estimate."""
     if config.budget_usd is None and config.budget_tokens is None:
         return
-    usd, tokens = estimate(ledger, config, flow, body)
+    usd, tokens = estimate(ledger, config, flow, body, count)
     held_usd, held_tokens = ledger.reserved_total()
     in_flight = len(ledger.reserved)
     if config.budget_usd is not None:

@@ -119,7 +119,6 @@ class ProxyServer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
-        self._warm_up_at_start = True
         self._warmed_up = False
 
     @property
@@ -174,8 +173,6 @@ class ProxyServer:
         self._loop.set_exception_handler(AcceptFailureLog())
         self._stop = self._stop or asyncio.Event()
         hc = self._hypercorn_config()
-        if self._warm_up_at_start:
-            self.warm_up_vocabularies()
         watcher = asyncio.ensure_future(self.session.watch(self.reload_poll_s))
         self._loop.call_soon(self._ready.set)
         warm = asyncio.ensure_future(self._warm_providers() if self.preconnect else asyncio.sleep(0))
@@ -207,7 +204,9 @@ class ProxyServer:
             self.state.release(holder)
 
     def warm_up_vocabularies(self) -> None:
-        """Load the token vocabularies (~0.3 s each) on a thread, not on the first count; once."""
+        """Load the token vocabularies (~0.2 s, ~20 MB each) on a thread, once, ahead of the first
+        count. The TUI does, after its first screen (claude's ``/context`` counts); ``serve`` builds
+        them on first need instead, so a proxy that never counts never holds them."""
         if self._warmed_up:
             return
         self._warmed_up = True
@@ -215,13 +214,8 @@ class ProxyServer:
         models += [target.partition(",")[2] for target in self.config.router.routes.values()]
         threading.Thread(target=_warm_up, args=(models,), name="ccm-tokens-warm-up", daemon=True).start()
 
-    def start_in_thread(self, timeout: float = 10.0, *, warm_up: bool = True) -> None:
-        """Run on a daemon thread with its own loop; returns once requests are accepted.
-
-        ``warm_up=False``: the caller calls :meth:`warm_up_vocabularies` later (the TUI does, once
-        it is on screen: the loading holds the GIL and would slow its start).
-        """
-        self._warm_up_at_start = warm_up
+    def start_in_thread(self, timeout: float = 10.0) -> None:
+        """Run on a daemon thread with its own loop; returns once requests are accepted."""
 
         def target() -> None:
             try:

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
@@ -167,3 +168,15 @@ path = "{tmp_path / 'history.sqlite3'}"
     with sqlite3.connect(tmp_path / "history.sqlite3") as db:
         rows = db.execute("SELECT process, count(*) FROM flows GROUP BY process").fetchall()
     assert sum(n for _, n in rows) == 40 and len(rows) == 2, rows
+
+
+def test_serve_imports_no_terminal_ui_libraries() -> None:
+    """httpx's own command-line client would pull rich and pygments into every proxy (+6 MB)."""
+    code = ("import sys\nimport ccm_tui.commands.serve, ccm_tui.proxy.server, httpx\n"
+            "print(sorted({m.split('.')[0] for m, mod in sys.modules.items()"
+            " if mod is not None and m.split('.')[0] in ('rich', 'pygments', 'textual')}))")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root,
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
