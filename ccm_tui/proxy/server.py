@@ -31,7 +31,7 @@ from ..flow import Flow
 from ..secrets import Redactor
 from ..tokens import warm_up
 from .app import create_app
-from .connections import AcceptFailureLog, Listener, install_connection_timeouts, raise_fd_limit
+from .connections import AcceptFailureLog, Listener, install_tcp_server, raise_fd_limit
 from .endpoint import Endpoint, child_env, listen, token_env
 from .session import RELOAD_POLL_S, Session
 from .state import ProxyState, config_secrets
@@ -113,7 +113,7 @@ class ProxyServer:
             raise
         self.bus.subscribe_session(self._apply_server_settings)
         self.reload_poll_s = RELOAD_POLL_S
-        install_connection_timeouts(FIRST_REQUEST_TIMEOUT_S)
+        install_tcp_server(FIRST_REQUEST_TIMEOUT_S)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None

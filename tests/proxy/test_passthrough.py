@@ -133,3 +133,12 @@ def test_upstream_frame_that_never_ends_is_a_typed_error(proxy, fake_anthropic) 
         with client(proxy).messages.stream(**body) as stream:
             stream.get_final_message()
     assert "malformed event stream" in str(info.value)
+
+
+def test_an_upstream_cookie_never_rides_along_on_later_requests(proxy, fake_anthropic) -> None:  # type: ignore[no-untyped-def]
+    """The proxy relays for every client and session: what one answer sets is not sent with the next."""
+    fake_anthropic.script = [Reply(headers={"set-cookie": "session=from-upstream; Path=/"})]
+    for _ in range(2):
+        client(proxy).messages.create(model="claude-sonnet-4-5", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+    assert len(fake_anthropic.requests) == 2
+    assert "cookie" not in fake_anthropic.requests[1]["headers"]
