@@ -93,7 +93,10 @@ class UpstreamPool:
         self.in_flight += 1
         release = _once(self._release)
         try:
-            response = await self.client.send(request, stream=True)
+            if request.url.userinfo:  # the client turns user:password@ into Basic auth
+                response = await self.client.send(request, stream=True)
+            else:  # straight to the transport: the client's auth, redirect and cookie steps would do nothing
+                response = await self.transport.handle_async_request(request)
         except BaseException:
             release()
             raise
