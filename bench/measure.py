@@ -35,6 +35,18 @@ class Target:
         return self.base_url + "/v1/messages"
 
 
+def probe(target: Target) -> str | None:
+    """None when the target answers a plain request with a 200 Anthropic message, else why not."""
+    try:
+        r = httpx.post(target.url, content=target.body("bench-c8", False),
+                       headers={**target.headers, "content-type": "application/json"}, timeout=30)
+        if r.status_code == 200 and r.json().get("type") == "message":
+            return None
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return f"HTTP {r.status_code}: {r.text[:300]}"
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
