@@ -73,21 +73,18 @@ def start_litellm(exe: str, workdir: Path, upstream: str, timeout: float = 90.0)
     port = _free_port()
     key = "sk-bench-" + secrets.token_hex(16)
     cfg = workdir / "litellm.yaml"
-    cfg.write_text(
-        "model_list:\n"
-        "  - model_name: \"anthropic/*\"\n"
+    # prices for the made-up models: without them LiteLLM logs a traceback per request (cost lookup fails)
+    models = "".join(
+        f"  - model_name: \"{kind}/*\"\n"
         "    litellm_params:\n"
-        "      model: \"anthropic/*\"\n"
-        f"      api_base: \"{upstream}\"\n"
+        f"      model: \"{kind}/*\"\n"
+        f"      api_base: \"{base}\"\n"
         "      api_key: \"bench-upstream-key\"\n"
-        "  - model_name: \"openai/*\"\n"
-        "    litellm_params:\n"
-        "      model: \"openai/*\"\n"
-        f"      api_base: \"{upstream}/v1\"\n"
-        "      api_key: \"bench-upstream-key\"\n"
-        "general_settings:\n"
-        f"  master_key: \"{key}\"\n"
-    )
+        "    model_info:\n"
+        "      input_cost_per_token: 0.000001\n"
+        "      output_cost_per_token: 0.000002\n"
+        for kind, base in (("anthropic", upstream), ("openai", f"{upstream}/v1")))
+    cfg.write_text(f"model_list:\n{models}general_settings:\n  master_key: \"{key}\"\n")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "LITELLM_MASTER_KEY")}
     env.update({"LITELLM_LOG": "ERROR", "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                 "LITELLM_USE_CHAT_COMPLETIONS_URL_FOR_ANTHROPIC_MESSAGES": "True"})
