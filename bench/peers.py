@@ -3,8 +3,9 @@
 * LiteLLM proxy (``litellm`` on PATH, ``pip install 'litellm[proxy]'``): its Anthropic
   ``/v1/messages`` endpoint with two wildcard models pointing at the fake upstream:
   ``anthropic/*`` (passthrough, target ``litellm``) and ``openai/*`` (Anthropic in, OpenAI Chat
-  Completions out, target ``litellm_openai``). It refuses to start without a master key, and sends
-  ``openai/*`` models to the Responses API unless told to use Chat Completions; it runs offline.
+  Completions out, target ``litellm_openai``). It refuses to start without a master key, sends
+  ``openai/*`` models to the Responses API unless told to use Chat Completions, and ends a stream
+  of 100 identical chunks with an error unless told otherwise; it runs offline.
 * claude-code-router (``ccr`` on PATH, ``npm install @musistudio/claude-code-router``): Anthropic
   in, OpenAI Chat Completions out to the fake, i.e. the same work as ccm-tui's translated path. It
   reads ``~/.claude-code-router/config.json``, so it runs with ``HOME`` set to the benchmark's
@@ -86,8 +87,11 @@ def start_litellm(exe: str, workdir: Path, upstream: str, timeout: float = 90.0)
         for kind, base in (("anthropic", upstream), ("openai", f"{upstream}/v1")))
     cfg.write_text(f"model_list:\n{models}general_settings:\n  master_key: \"{key}\"\n")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "LITELLM_MASTER_KEY")}
+    # the fake's deltas are all alike: LiteLLM's guard against a model repeating itself (100 identical
+    # chunks, then an error mid-stream) would cut its translated long stream short
     env.update({"LITELLM_LOG": "ERROR", "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-                "LITELLM_USE_CHAT_COMPLETIONS_URL_FOR_ANTHROPIC_MESSAGES": "True"})
+                "LITELLM_USE_CHAT_COMPLETIONS_URL_FOR_ANTHROPIC_MESSAGES": "True",
+                "REPEATED_STREAMING_CHUNK_LIMIT": str(10**9)})
     t0 = time.perf_counter()
     child = _spawn([exe, "--config", str(cfg), "--host", "127.0.0.1", "--port", str(port)], workdir,
                    "litellm", env, port)

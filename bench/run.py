@@ -153,10 +153,13 @@ def bench(cfg: dict[str, Any], log) -> dict[str, Any]:  # type: ignore[no-untype
             ppid = peer_pids[target.name]
             through[target.name] = stream_throughput(target, cfg["chunks"], budget, lambda p=ppid: tree_cpu_seconds(p))
         results["throughput"] = through
+        notes += [f"{name} stream throughput: {v['error']}" for name, v in through.items() if "error" in v]
         log(f"{cfg['streams']} concurrent streams ...")
         conc = {t.name: concurrent_streams(t, cfg["streams"], "bench-c20-d5", timeout=budget)
                 for t in [direct, ccm] + ([] if translated else [ccm_oai]) + others}
         results["concurrent"] = conc
+        notes += [f"{name} concurrent streams: {c['errors']} errors, e.g. {c['error_samples'][:1]}"
+                  for name, c in conc.items() if c["errors"]]
         results["rss_serving_mb"] = rss(pid)
         log("translator micro-benchmark ...")
         results["micro"] = micro.micro(cfg["micro_chunks"], cfg["micro_s"])

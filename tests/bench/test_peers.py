@@ -1,4 +1,4 @@
-"""bench/peers.py and the peer ratios of bench/run.py: a peer not installed is a note, ratios compare like with like."""
+"""bench peers: one not installed is a note, ratios compare like with like, a stream cut short gets no rates."""
 
 from __future__ import annotations
 
@@ -46,3 +46,36 @@ def test_peer_ratios_compare_each_peer_with_direct_and_the_same_work(bench_modul
     grid = report._peer_grid({"peer_ratios": ratios})
     assert grid[0] == ["ratio", "LiteLLM / direct", "ccm-tui / LiteLLM", "ccr / direct", "ccm-tui→openai / ccr"]
     assert ["non-stream p50", "8.000", "0.250", "6.000", "0.500"] in grid
+
+
+def test_a_stream_cut_short_gets_no_rates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy that ends the stream early (LiteLLM's repeated-chunk guard did) must not look fast."""
+    import http.server
+    import threading
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    measure = importlib.import_module("measure")
+
+    class CutShort(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers["content-length"]))
+            body = b'event: ping\ndata: {"type":"ping"}\n\n' * 3
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CutShort)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        target = measure.Target("cut", f"http://127.0.0.1:{server.server_address[1]}", {})
+        out = measure.stream_throughput(target, 1000, timeout=10.0)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert out["complete"] is False and "without message_stop" in out["error"]
+    assert "events_per_s" not in out and "chunks_per_cpu_s" not in out
