@@ -35,6 +35,18 @@ class Target:
         return self.base_url + "/v1/messages"
 
 
+def probe(target: Target) -> str | None:
+    """None when the target answers a plain request with a 200 Anthropic message, else why not."""
+    try:
+        r = httpx.post(target.url, content=target.body("bench-c8", False),
+                       headers={**target.headers, "content-type": "application/json"}, timeout=30)
+        if r.status_code == 200 and r.json().get("type") == "message":
+            return None
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return f"HTTP {r.status_code}: {r.text[:300]}"
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -130,9 +142,12 @@ def stream_throughput(target: Target, n_chunks: int, timeout: float, cpu: Callab
     except httpx.HTTPError as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}
     wall = time.perf_counter() - t0
+    if b"message_stop" not in tail:  # cut short: no rates, they would flatter it
+        return {"error": f"stream ended after {frames} events without message_stop", "events": frames,
+                "complete": False}
     out: dict[str, Any] = {"upstream_chunks": n_chunks, "events": frames, "wall_s": round(wall, 3),
                            "events_per_s": round(frames / wall), "chunks_per_s": round(n_chunks / wall),
-                           "complete": b"message_stop" in tail}
+                           "complete": True}
     if cpu:
         used = cpu() - c0
         out["proxy_cpu_s"] = round(used, 3)

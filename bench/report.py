@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 Row = tuple[str, dict[str, Any], str, bool | None]
-COLS = ["direct", "ccm", "ccm_openai", "floor", "litellm", "ccr"]
+COLS = ["direct", "ccm", "ccm_openai", "floor", "litellm", "litellm_openai", "ccr"]
 HEAD = {"direct": "direct", "ccm": "ccm-tui", "ccm_openai": "ccm-tui→openai", "floor": "Quart+httpx floor", "litellm": "LiteLLM",
-        "ccr": "ccr"}
+        "litellm_openai": "LiteLLM→openai", "ccr": "ccr"}
+PEER_METRIC_LABELS = {
+    "nonstream_p50": "non-stream p50", "nonstream_p99": "non-stream p99", "claude_code_body_p50": "real body p50",
+    "first_byte_p50": "first SSE byte p50", "first_byte_p99": "first SSE byte p99",
+    "stream_events_per_s": "stream events/s", "stream_chunks_per_cpu_s": "chunks per proxy CPU-s",
+    "concurrent_wall_s": "concurrent streams wall s"}
 
 
 def _fmt(v: Any) -> str:
@@ -58,7 +63,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
     out.append((f"{n} concurrent streams: errors", _col(conc, "errors"), "0", h["concurrent_errors"] == 0))
     out.append((f"{n} concurrent streams: wall s", _col(conc, "wall_s"), "", None))
     out.append((f"{n} concurrent streams: stream p99 ms",
-                {k: v["stream_ms"]["p99"] for k, v in conc.items()}, "", None))
+                {k: v.get("stream_ms", {}).get("p99") for k, v in conc.items()}, "", None))
     out.append(("proxy RSS idle MB", {"ccm": r["rss_idle_mb"].get("VmRSS")}, "", None))
     out.append(("proxy RSS serving MB (VmRSS / peak VmHWM)",
                 {"ccm": f"{r['rss_serving_mb'].get('VmRSS')} / {r['rss_serving_mb'].get('VmHWM')}"},
@@ -91,15 +96,50 @@ def _peers_line(r: dict[str, Any]) -> str:
     return "peers: " + ("; ".join(parts) or "none detected")
 
 
-def table(r: dict[str, Any]) -> str:
-    grid = _grid(r)
+def _peer_grid(r: dict[str, Any]) -> list[list[str]]:
+    """Ratios per peer target: peer / direct and ccm-tui / peer (ccm-tui's target doing the same work)."""
+    ratios = r.get("peer_ratios") or {}
+    if not ratios:
+        return []
+    head = ["ratio"]
+    for name, entry in ratios.items():
+        head += [f"{HEAD[name]} / direct", f"{HEAD[entry['ccm_target']]} / {HEAD[name]}"]
+    grid = [head]
+    for key, label in PEER_METRIC_LABELS.items():
+        row = [label]
+        for entry in ratios.values():
+            row += [_fmt(entry[key]["peer_over_direct"]), _fmt(entry[key]["ccm_over_peer"])]
+        grid.append(row)
+    return grid
+
+
+def _text(grid: list[list[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in grid) for i in range(len(grid[0]))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
              for row in grid]
     lines.insert(1, "-" * len(lines[0]))
+    return lines
+
+
+def _md(grid: list[list[str]]) -> list[str]:
+    return (["| " + " | ".join(grid[0]) + " |", "|" + "|".join(["---"] + ["---:"] * (len(grid[0]) - 1)) + "|"]
+            + ["| " + " | ".join(row) + " |" for row in grid[1:]])
+
+
+def _load(m: dict[str, Any]) -> str:
+    end = m.get("loadavg_at_end")
+    return f"{m['loadavg_at_start']}" + ("" if end is None else f" → {end}")
+
+
+def table(r: dict[str, Any]) -> str:
+    lines = _text(_grid(r))
+    peer = _peer_grid(r)
+    if peer:
+        lines += ["", "peers (latency and wall-time ratios < 1 are faster for the numerator; rates the other way):"]
+        lines += _text(peer)
     m = r["machine"]
     lines.append("")
-    lines.append(f"{m['date']} · {m['nproc']} CPUs · {m['cpu']} · Python {m['python']} · load {m['loadavg_at_start']}"
+    lines.append(f"{m['date']} · {m['nproc']} CPUs · {m['cpu']} · Python {m['python']} · load {_load(m)}"
                  + (" · QUICK (tiny counts, not a measurement)" if r["params"].get("quick") else ""))
     lines.append(_peers_line(r))
     lines += [f"note: {n}" for n in r["notes"]]
@@ -113,7 +153,7 @@ def markdown(r: dict[str, Any]) -> str:
         "# Benchmark results",
         "",
         f"Measured {m['date']} on {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, {m['platform']}; "
-        f"1-minute load average {m['loadavg_at_start']} at start.",
+        f"1-minute load average {_load(m)} (start → end).",
         f"`python bench/run.py --write-results`: {p['n']} sequential non-stream requests per target after "
         f"{p['warmup']} warm-up, {p['n_ttfb']} streams for first byte, {p['chunks']:,}-chunk streams for throughput, "
         f"{p['streams']} concurrent streams. Direct = the same client straight to the fake upstream; "
@@ -122,10 +162,12 @@ def markdown(r: dict[str, Any]) -> str:
         "httpx.AsyncClient (no auth, validation, routing or records): the stack's own cost. Client, proxy and "
         "upstream share the machine's cores.",
         "",
-        "| " + " | ".join(grid[0]) + " |",
-        "|" + "|".join(["---"] + ["---:"] * (len(grid[0]) - 1)) + "|",
+        *_md(grid),
     ]
-    out += ["| " + " | ".join(row) + " |" for row in grid[1:]]
+    peer = _peer_grid(r)
+    if peer:
+        out += ["", "Peers in the same run: each ratio's numerator over its denominator (latency and wall time: "
+                "below 1 is faster; events/s and chunks per CPU-s: above 1 is more).", "", *_md(peer)]
     out += ["", _peers_line(r)]
     out += [f"- note: {n}" for n in r["notes"]]
     return "\n".join(out + _extra_sections(r)) + "\n"

@@ -45,11 +45,9 @@ def main() -> int:
         targets = [Target("direct", fake.base_url, {"x-api-key": "k"}),
                    Target("ccm", serve.base_url, headers, "anthropic,"),
                    Target("ccm_openai", serve.base_url, headers, "oai,")]
-        for name, exe in peers.detect().items():
-            if exe and name in args.peers.split(","):
-                child, target = peers.STARTERS[name](exe, wd, fake.base_url)
-                children.append(child)
-                targets.append(target)
+        started, peer_targets, out["peers"] = peers.start([n for n in args.peers.split(",") if n], wd, fake.base_url)
+        children += started
+        targets += [t for t, _pid in peer_targets]
         for i in range(args.rounds):
             row = {}
             for t in targets:  # two bursts back to back: the second reuses the first's connections upstream

@@ -1,10 +1,11 @@
 """ccm-tui proxy benchmark: direct to a fast fake upstream vs through ``ccm-tui serve`` (and peers).
 
-    python bench/run.py [--quick] [--json PATH] [--write-results]
+    python bench/run.py [--quick] [--peers] [--json PATH] [--write-results]
 
 Everything runs on 127.0.0.1 in child processes: the fake upstream (bench/fake_upstream.py),
-``python -m ccm_tui serve`` with a generated config, and LiteLLM / claude-code-router when they
-are on PATH. Prints a table, writes JSON (default bench/results/latest.json); ``--write-results``
+``python -m ccm_tui serve`` with a generated config, and with ``--peers`` LiteLLM and
+claude-code-router when they are on PATH (bench/peers.py), interleaved with the others in the same
+run, with ratios peer/direct and ccm-tui/peer. Prints a table, writes JSON (default bench/results/latest.json); ``--write-results``
 also rewrites bench/RESULTS.md (the table the README quotes), adding the latest
 bench/results/variants.json (bench/variants.py), tui.json (bench/tui_events.py) and streams1000.json
 (bench/streams1000.py) if present. Ratios proxy/direct are the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -32,6 +34,7 @@ from measure import (  # noqa: E402
     cpu_per_request,
     first_byte,
     nonstream_latency,
+    probe,
     stream_throughput,
 )
 from procs import (  # noqa: E402
@@ -43,6 +46,7 @@ from procs import (  # noqa: E402
     start_fake,
     start_floor,
     start_serve,
+    tree_cpu_seconds,
     workdir,
     write_config,
 )
@@ -64,8 +68,6 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    import os
-
     return {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "nproc": os.cpu_count(), "cpu": cpu,
             "python": platform.python_version(), "platform": platform.platform(),
             "loadavg_at_start": round(os.getloadavg()[0], 2)}
@@ -77,17 +79,6 @@ def _claude_code_body() -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError):
         return None
     return {k: v for k, v in body.items() if k not in ("model", "stream")}
-
-
-def _probe(target: Target) -> str | None:
-    """None when the target answers a plain request, else why not."""
-    import httpx
-
-    try:
-        r = httpx.post(target.url, content=target.body("bench-c8", False), headers=target.headers, timeout=10)
-    except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None if r.status_code == 200 else f"HTTP {r.status_code}: {r.text[:200]}"
 
 
 def bench(cfg: dict[str, Any], log) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -118,42 +109,38 @@ def bench(cfg: dict[str, Any], log) -> dict[str, Any]:  # type: ignore[no-untype
         ccm = Target("ccm", serve.base_url, {**hdr, "x-api-key": TOKEN}, "anthropic,")
         ccm_oai = Target("ccm_openai", serve.base_url, {**hdr, "x-api-key": TOKEN}, "oai,")
         for target in (direct, ccm):
-            if why := _probe(target):
+            if why := probe(target):
                 raise RuntimeError(f"{target.name} does not answer: {why}")
-        translated = _probe(ccm_oai)
+        translated = probe(ccm_oai)
         if translated:
             notes.append(f"translated path (OpenAI provider) unavailable: {translated}")
         floor_child = start_floor(work, fake.base_url)
         children.append(floor_child)
         floor = Target("floor", floor_child.base_url, {})
-        anth = [direct, ccm, floor]
-        others: list[Target] = []
-        for name, exe in peers.detect().items():
-            if exe is None:
-                results.setdefault("peers", {})[name] = "not installed"
-                continue
-            try:
-                child, target = peers.STARTERS[name](exe, work, fake.base_url)
-                children.append(child)
-                results.setdefault("peers", {})[name] = {"startup_s": round(child.timings["first_request_s"], 3)}
-                others.append(target)
-            except Exception as exc:  # noqa: BLE001 - a peer that fails to start is reported, not fatal
-                results.setdefault("peers", {})[name] = f"failed to start: {exc}"
+        mine = [direct, ccm, floor] + ([] if translated else [ccm_oai])
+        peer_targets: list[tuple[Target, int]] = []
+        if cfg["peers"]:
+            log("starting peers ...")
+            started, peer_targets, results["peers"] = peers.start(peers.NAMES, work, fake.base_url)
+            children += started
+        else:
+            results["peers"] = {name: "not run (pass --peers)" for name in peers.NAMES}
+        others = [t for t, _pid in peer_targets]
+        peer_pids = {t.name: pid for t, pid in peer_targets}
         budget = cfg["budget_s"]
         log(f"non-stream latency, {cfg['n']} sequential requests each ...")
-        results["nonstream"] = nonstream_latency(anth + others, cfg["n"], cfg["warmup"], budget)
+        results["nonstream"] = nonstream_latency(mine + others, cfg["n"], cfg["warmup"], budget)
         results["proxy_cpu_us_per_request"] = cpu_per_request(ccm, cfg["n"], lambda: cpu_seconds(serve.proc.pid),
                                                               budget)
         cc_body = _claude_code_body()
         if cc_body:
             log("non-stream latency, a real Claude Code body ...")
             results["nonstream_claude_code_body"] = nonstream_latency(
-                anth + others, cfg["n_cc"], cfg["warmup"], budget, cc_body)
+                mine + others, cfg["n_cc"], cfg["warmup"], budget, cc_body)
         else:
             notes.append(f"{FIXTURE} missing: real-body latency skipped")
         log("time to first SSE byte ...")
-        ttfb_targets = anth + others + ([] if translated else [ccm_oai])
-        results["first_byte"] = first_byte(ttfb_targets, cfg["n_ttfb"], cfg["warmup"], budget)
+        results["first_byte"] = first_byte(mine + others, cfg["n_ttfb"], cfg["warmup"], budget)
         log("stream throughput end to end ...")
         pid = serve.proc.pid
         through: dict[str, Any] = {"direct": stream_throughput(direct, cfg["chunks"], budget),
@@ -163,12 +150,16 @@ def bench(cfg: dict[str, Any], log) -> dict[str, Any]:  # type: ignore[no-untype
         fpid = floor_child.proc.pid
         through["floor"] = stream_throughput(floor, cfg["chunks"], budget, lambda: cpu_seconds(fpid))
         for target in others:
-            through[target.name] = stream_throughput(target, cfg["chunks"], budget)
+            ppid = peer_pids[target.name]
+            through[target.name] = stream_throughput(target, cfg["chunks"], budget, lambda p=ppid: tree_cpu_seconds(p))
         results["throughput"] = through
+        notes += [f"{name} stream throughput: {v['error']}" for name, v in through.items() if "error" in v]
         log(f"{cfg['streams']} concurrent streams ...")
         conc = {t.name: concurrent_streams(t, cfg["streams"], "bench-c20-d5", timeout=budget)
-                for t in [direct, ccm, *others] + ([] if translated else [ccm_oai])}
+                for t in [direct, ccm] + ([] if translated else [ccm_oai]) + others}
         results["concurrent"] = conc
+        notes += [f"{name} concurrent streams: {c['errors']} errors, e.g. {c['error_samples'][:1]}"
+                  for name, c in conc.items() if c["errors"]]
         results["rss_serving_mb"] = rss(pid)
         log("translator micro-benchmark ...")
         results["micro"] = micro.micro(cfg["micro_chunks"], cfg["micro_s"])
@@ -177,7 +168,9 @@ def bench(cfg: dict[str, Any], log) -> dict[str, Any]:  # type: ignore[no-untype
     finally:
         for child in reversed(children):
             child.stop()
+    results["machine"]["loadavg_at_end"] = round(os.getloadavg()[0], 2)
     results["headline"] = headline(results)
+    results["peer_ratios"] = peer_ratios(results)
     return results
 
 
@@ -205,19 +198,48 @@ def headline(r: dict[str, Any]) -> dict[str, Any]:
     return h
 
 
+PEER_METRICS = (  # (key, section, field): lower is better for latencies and wall time, higher for rates
+    ("nonstream_p50", "nonstream", "p50"), ("nonstream_p99", "nonstream", "p99"),
+    ("claude_code_body_p50", "nonstream_claude_code_body", "p50"),
+    ("first_byte_p50", "first_byte", "p50"), ("first_byte_p99", "first_byte", "p99"),
+    ("stream_events_per_s", "throughput", "events_per_s"), ("stream_chunks_per_cpu_s", "throughput", "chunks_per_cpu_s"),
+    ("concurrent_wall_s", "concurrent", "wall_s"),
+)
+
+
+def peer_ratios(r: dict[str, Any]) -> dict[str, Any]:
+    """Per peer target and metric: peer / direct, and ccm-tui / peer for ccm-tui's target doing the same work."""
+    out: dict[str, Any] = {}
+    for name, same in peers.SAME_WORK.items():
+        if name not in r["nonstream"]:
+            continue
+        entry: dict[str, Any] = {"ccm_target": same}
+        for key, section, field in PEER_METRICS:
+            values = {t: (r.get(section, {}).get(t) or {}).get(field) for t in ("direct", same, name)}
+            peer = values[name]
+            entry[key] = {
+                "peer_over_direct": round(peer / values["direct"], 3) if peer and values["direct"] else None,
+                "ccm_over_peer": round(values[same] / peer, 3) if peer and values[same] else None,
+            }
+        out[name] = entry
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny counts (smoke test, < 30 s)")
     parser.add_argument("--json", type=Path, default=BENCH / "results" / "latest.json")
+    parser.add_argument("--peers", action="store_true",
+                        help="also run LiteLLM and claude-code-router when on PATH (skipped with a note otherwise)")
     parser.add_argument("--write-results", action="store_true", help="rewrite bench/RESULTS.md")
     args = parser.parse_args(argv)
-    cfg = QUICK if args.quick else FULL
+    cfg = dict(QUICK if args.quick else FULL, quick=args.quick, peers=args.peers)
 
     def log(msg: str) -> None:
         print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
-    results = bench(dict(cfg, quick=args.quick), log)
+    results = bench(cfg, log)
     results["bench_wall_s"] = round(time.perf_counter() - t0, 1)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")

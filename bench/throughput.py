@@ -25,17 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import peers  # noqa: E402
 from measure import Target  # noqa: E402
-from procs import BENCH, TOKEN, cpu_seconds, start_fake, start_serve, workdir, write_config  # noqa: E402
-
-
-def children_cpu(pid: int) -> float:
-    """CPU seconds of ``pid`` and its descendants still running (workers)."""
-    total = cpu_seconds(pid)
-    try:
-        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        kids = []
-    return total + sum(children_cpu(int(k)) for k in kids)
+from procs import (  # noqa: E402
+    BENCH,
+    TOKEN,
+    start_fake,
+    start_serve,
+    tree_cpu_seconds,
+    workdir,
+    write_config,
+)
 
 
 def request_bytes(target: Target, stream: bool) -> bytes:
@@ -102,12 +100,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         targets = [(Target("direct", fake.base_url, {"x-api-key": "k", "anthropic-version": "2023-06-01"}), None),
                    (Target("ccm", serve.base_url, headers, "anthropic,"), serve.proc.pid),
                    (Target("ccm_openai", serve.base_url, headers, "oai,"), serve.proc.pid)]
-        for name, exe in peers.detect().items():
-            if exe and name in args.peers.split(","):
-                child, target = peers.STARTERS[name](exe, wd, fake.base_url)
-                children.append(child)
-                targets.append((target, child.proc.pid))
-        out: dict[str, Any] = {"load_1m_start": os.getloadavg()[0], "rows": []}
+        names = [n for n in args.peers.split(",") if n]
+        started, peer_targets, status = peers.start(names, wd, fake.base_url)
+        children += started
+        targets += peer_targets
+        out: dict[str, Any] = {"load_1m_start": os.getloadavg()[0], "peers": status, "rows": []}
         for conns in [int(c) for c in args.conns.split(",")]:
             for stream in (False, True):
                 per: dict[str, list[dict[str, float]]] = {t.name: [] for t, _ in targets}
@@ -115,9 +112,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     asyncio.run(load(target, conns, 0.5, stream))
                 for _ in range(args.rounds):
                     for target, pid in targets:
-                        cpu0 = children_cpu(pid) if pid else 0.0
+                        cpu0 = tree_cpu_seconds(pid) if pid else 0.0
                         r = asyncio.run(load(target, conns, args.seconds, stream))
-                        cpu = children_cpu(pid) - cpu0 if pid else None
+                        cpu = tree_cpu_seconds(pid) - cpu0 if pid else None
                         per[target.name].append({
                             "rps": r["requests"] / r["seconds"], "errors": r["errors"],
                             "cpu_ms": (cpu * 1000 / r["requests"]) if cpu is not None and r["requests"] else None})
@@ -128,10 +125,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                         "cpu_ms_per_request": round(statistics.median(cpus), 3) if cpus else None,
                                         "errors": sum(x["errors"] for x in rounds)})
         out["load_1m_end"] = os.getloadavg()[0]
+        add_ratios(out["rows"])
         return out
     finally:
         for child in reversed(children):
             child.stop()
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> None:
+    """Per row: req/s over direct's; for a peer also ccm-tui's req/s (same work) over the peer's."""
+    rps = {(r["conns"], r["stream"], r["target"]): r["rps"] for r in rows}
+    for r in rows:
+        key = (r["conns"], r["stream"])
+        r["ratio_vs_direct"] = round(r["rps"] / rps[(*key, "direct")], 3) if rps[(*key, "direct")] else None
+        same = peers.SAME_WORK.get(r["target"])
+        if same and r["rps"]:
+            r["ccm_vs_peer"] = round(rps[(*key, same)] / r["rps"], 3)
 
 
 def main() -> int:
@@ -140,19 +149,22 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", default="")
-    parser.add_argument("--peers", default="ccr,litellm")
+    parser.add_argument("--peers", default="ccr,litellm", help="peers to add when installed ('' for none)")
     parser.add_argument("--config-extra", default="", help="TOML appended to serve's config (\\n for newlines)")
     parser.add_argument("--json", type=Path, default=BENCH / "results" / "throughput.json")
     args = parser.parse_args()
     out = run(args)
     print(f"load average 1m: {out['load_1m_start']:.2f} → {out['load_1m_end']:.2f}")
-    print(f"{'conns':>5} {'kind':>10} {'target':>12} {'req/s':>9} {'ratio':>6} {'CPU ms/req':>10} {'errors':>6}")
-    direct = {(r["conns"], r["stream"]): r["rps"] for r in out["rows"] if r["target"] == "direct"}
+    for name, status in out["peers"].items():
+        note = status if isinstance(status, str) else f"answered {status['startup_s']} s after start"
+        print(f"peer {name}: {note}")
+    print(f"{'conns':>5} {'kind':>10} {'target':>14} {'req/s':>9} {'ratio':>6} {'ccm/peer':>8} {'CPU ms/req':>10} "
+          f"{'errors':>6}")
     for r in out["rows"]:
-        ratio = r["rps"] / direct[(r["conns"], r["stream"])]
         cpu = "-" if r["cpu_ms_per_request"] is None else f"{r['cpu_ms_per_request']:.3f}"
-        print(f"{r['conns']:>5} {'stream' if r['stream'] else 'non-stream':>10} {r['target']:>12} "
-              f"{r['rps']:>9.1f} {ratio:>6.2f} {cpu:>10} {r['errors']:>6}")
+        vs_peer = f"{r['ccm_vs_peer']:.2f}" if "ccm_vs_peer" in r else "-"
+        print(f"{r['conns']:>5} {'stream' if r['stream'] else 'non-stream':>10} {r['target']:>14} "
+              f"{r['rps']:>9.1f} {r['ratio_vs_direct']:>6.2f} {vs_peer:>8} {cpu:>10} {r['errors']:>6}")
     args.json.parent.mkdir(exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2))
     return 0

@@ -31,7 +31,8 @@ def test_quick_bench_reports_every_metric(tmp_path: Path) -> None:
     assert r["throughput"]["ccm"]["proxy_cpu_s"] >= 0
     assert r["rss_serving_mb"]["VmRSS"] > 0 and r["rss_serving_mb"]["VmHWM"] >= r["rss_serving_mb"]["VmRSS"]
     assert 0 < r["startup"]["url_line_s"] <= r["startup"]["first_request_s"] < 30
-    assert set(r["peers"]) == {"litellm", "ccr"}
+    assert r["peers"] == {"litellm": "not run (pass --peers)", "ccr": "not run (pass --peers)"}
+    assert r["peer_ratios"] == {} and "peers: litellm: not run (pass --peers)" in proc.stdout
 
     h = r["headline"]
     for key in ("nonstream_added_p50_ms", "nonstream_ratio_p50", "first_byte_added_p50_ms", "concurrent_errors",
