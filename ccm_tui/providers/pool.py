@@ -30,13 +30,18 @@ class _NoCookies(httpx.Cookies):
     def extract_cookies(self, response: httpx.Response) -> None:
         return None
 
+    def __bool__(self) -> bool:  # always empty; httpx asks on every request, and the jar would be walked
+        return False
+
 
 class _RelayClient(httpx.AsyncClient):
     """An httpx client that keeps no state between requests but its connections."""
 
+    _no_cookies = _NoCookies()
+
     @property  # type: ignore[override]
     def cookies(self) -> httpx.Cookies:
-        return _NoCookies()
+        return self._no_cookies
 
     @cookies.setter
     def cookies(self, value: object) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import logging
 import os
 import signal
@@ -47,9 +48,12 @@ FIRST_REQUEST_TIMEOUT_S = 5.0
 KEEP_ALIVE_TIMEOUT_S = 75.0
 
 
+
+
 def run_loop(main: Coroutine[Any, Any, None]) -> None:
     """Run the proxy's own loop: uvloop where installed (measured: ~0.2 ms less added latency
     per request and ~25% more stream throughput), else asyncio's; ``CCM_LOOP=asyncio`` forces it."""
+    gc.freeze()  # what start-up made (modules, config, app) is never scanned by a collection again
     loop_factory = None
     if os.environ.get("CCM_LOOP") != "asyncio":
         try:
