@@ -5,6 +5,8 @@ device attribute replies, and a fast path for printable ASCII.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -13,6 +15,7 @@ import pyte
 from pyte.charsets import LAT1_MAP
 from pyte.modes import DECAWM, IRM
 from pyte.screens import StaticDefaultDict
+from wcwidth import wcwidth
 
 #: Colour values in a cell: "default", a palette index 0-255, or "#rrggbb".
 Color = str | int
@@ -53,6 +56,27 @@ FOCUS_EVENTS, MOUSE_SGR, ALT_SCREEN, BRACKETED_PASTE, SYNC_OUTPUT = 1004, 1006, 
 ALT_MODES = (47, 1047, 1049)
 
 _BLANK = Cell(" ")
+
+
+def _narrow_class() -> str:
+    """A regex class of the characters one cell wide by pyte's own measure (``wcwidth``), from the
+    blocks terminal output mostly uses: Latin, Greek, Cyrillic, punctuation, arrows, maths,
+    technical symbols, box drawing, blocks, shapes, dingbats."""
+    blocks = ((0x20, 0x7E), (0xA0, 0x2FF), (0x370, 0x482), (0x2010, 0x205E), (0x2190, 0x27BF))
+    ranges: list[list[int]] = []
+    for lo, hi in blocks:
+        for code in range(lo, hi + 1):
+            ch = chr(code)
+            if wcwidth(ch) == 1 and ch.isprintable() and not unicodedata.combining(ch):
+                if ranges and ranges[-1][1] == code - 1:
+                    ranges[-1][1] = code
+                else:
+                    ranges.append([code, code])
+    return "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in ranges)
+
+
+#: Runs of characters that pyte's own draw must handle (wide, combining, unprintable, or rare).
+_NOT_NARROW = re.compile(f"[^{_narrow_class()}]+")
 _BASIC_FG = {30 + i: i for i in range(8)} | {90 + i: 8 + i for i in range(8)}
 _BASIC_BG = {40 + i: i for i in range(8)} | {100 + i: 8 + i for i in range(8)}
 _FLAGS = {
@@ -123,27 +147,43 @@ class Screen(pyte.Screen):
         self.dirty.update(range(self.lines))
 
     def draw(self, data: str) -> None:
-        # Fast path for printable ASCII (most of claude's output): pyte's draw costs a
-        # wcwidth call and a namedtuple _replace per character.
-        if not (data.isascii() and data.isprintable()) or self.charset or IRM in self.mode \
-                or self.g0_charset is not LAT1_MAP:
+        # Fast path for runs of one-cell characters (most of claude's output, box drawing and
+        # punctuation included): pyte's draw costs a wcwidth call and a namedtuple _replace per
+        # character. Wide, combining and unprintable characters still go through pyte's.
+        if self.charset or IRM in self.mode or self.g0_charset is not LAT1_MAP:
             super().draw(data)
             return
+        if data.isascii() and data.isprintable():
+            self._draw_narrow(data)
+            return
+        pos = 0
+        for m in _NOT_NARROW.finditer(data):
+            if m.start() > pos:
+                self._draw_narrow(data[pos:m.start()])
+            super().draw(m.group())
+            pos = m.end()
+        if pos < len(data):
+            self._draw_narrow(data[pos:])
+
+    def _draw_narrow(self, text: str) -> None:
+        """Draw characters that are each one cell wide, a line's worth of cells at a time."""
         cur, cols, new = self.cursor, self.columns, tuple.__new__
         rest = tuple(cur.attrs)[1:]
         wrap = DECAWM in self.mode
-        line = self.buffer[cur.y]
-        for ch in data:
+        i, n = 0, len(text)
+        while i < n:
             if cur.x >= cols:
                 if wrap:
                     self.dirty.add(cur.y)
                     self.carriage_return()
                     self.linefeed()
-                    line = self.buffer[cur.y]
-                else:
-                    cur.x = cols - 1
-            line[cur.x] = new(Cell, (ch, *rest))
-            cur.x += 1
+                else:  # each further character overwrites the last column
+                    cur.x, i = cols - 1, n - 1
+            k = min(n - i, cols - cur.x)
+            x = cur.x
+            self.buffer[cur.y].update(zip(range(x, x + k), [new(Cell, (ch, *rest)) for ch in text[i:i + k]], strict=True))
+            cur.x = x + k
+            i += k
         self.dirty.add(cur.y)
 
     @property
