@@ -13,6 +13,8 @@ import io
 import os
 import re
 from collections.abc import Callable, Mapping
+from itertools import groupby
+from operator import itemgetter
 from typing import NamedTuple
 
 import pyte
@@ -59,6 +61,8 @@ _INCOMPLETE_TAIL = re.compile(
     r"\x1b(?:\[[\x30-\x3f]*[\x20-\x2f]*|[\]P_^X][^\x07\x1b]*\x1b?|[\x20-\x2f]*)\Z"
 )
 _MAX_HELD = 65536
+_STYLE = itemgetter(1, 2, 3, 4, 5, 6, 7, 8, 9)  # a cell's Attrs fields
+_DATA = itemgetter(0)
 
 XTVERSION = "ccm-tui(0.1)"
 
@@ -174,22 +178,24 @@ class Emulator:
         return dirty
 
     def line_runs(self, y: int, split_at: int | None = None) -> list[Run]:
-        """Runs of equally styled cells in line ``y``; a run also starts at cell ``split_at``."""
+        """Runs of equally styled cells in line ``y``; a run also starts at cell ``split_at``.
+
+        A wide character's right half (``data == ""``) adds no text and starts no run.
+        """
         line = self._screen.buffer[y]
         runs: list[Run] = []
-        start, chars, attrs = 0, [], None
-        for x in range(self.columns):
-            cell = line[x]
-            if cell.data == "":  # right half of a wide char
-                continue
-            a = Attrs(*cell[1:])
-            if a != attrs or x == split_at:
-                if chars:
-                    runs.append(Run(start, "".join(chars), attrs))  # type: ignore[arg-type]
-                start, chars, attrs = x, [], a
-            chars.append(cell.data)
-        if chars:
-            runs.append(Run(start, "".join(chars), attrs))  # type: ignore[arg-type]
+        x = 0
+        for style, group in groupby(map(line.__getitem__, range(self.columns)), _STYLE):
+            cells = list(group)
+            end = x + len(cells)
+            cut = split_at - x if split_at is not None and x < split_at < end and cells[split_at - x][0] else 0
+            attrs = Attrs(*style)
+            for first, part in ((x, cells[:cut]), (x + cut, cells[cut:])) if cut else ((x, cells),):
+                text = "".join(map(_DATA, part))
+                if text:
+                    skip = next(i for i, cell in enumerate(part) if cell[0])  # right halves left of the first char
+                    runs.append(Run(first + skip, text, attrs))
+            x = end
         return runs
 
     def cell(self, x: int, y: int) -> Cell:
