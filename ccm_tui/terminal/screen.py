@@ -87,12 +87,28 @@ _FLAGS = {
 }
 
 
+class _Cells(dict[str, Cell]):
+    """The cells of one style, made once per character: drawing a run is then a lookup per cell."""
+
+    def __init__(self, style: tuple[Any, ...]) -> None:
+        super().__init__()
+        self.style = style
+
+    def __missing__(self, ch: str) -> Cell:
+        cell = self[ch] = tuple.__new__(Cell, (ch, *self.style))
+        return cell
+
+
+_MAX_STYLES = 64  # styles whose cells are kept (a few thousand characters each at most)
+
+
 class Screen(pyte.Screen):
     """pyte.Screen with Cell attributes, our SGR, an alternate buffer and device replies."""
 
     def __init__(self, columns: int, lines: int, reply: Callable[[str], None]) -> None:
         self._reply = reply
         self._saved_main: Any = None
+        self._cells: dict[tuple[Any, ...], _Cells] = {}
         super().__init__(columns, lines)
 
     @property
@@ -167,8 +183,13 @@ class Screen(pyte.Screen):
 
     def _draw_narrow(self, text: str) -> None:
         """Draw characters that are each one cell wide, a line's worth of cells at a time."""
-        cur, cols, new = self.cursor, self.columns, tuple.__new__
-        rest = tuple(cur.attrs)[1:]
+        cur, cols = self.cursor, self.columns
+        style = tuple(cur.attrs)[1:]
+        cells = self._cells.get(style)
+        if cells is None:
+            if len(self._cells) >= _MAX_STYLES:
+                self._cells.clear()
+            cells = self._cells[style] = _Cells(style)
         wrap = DECAWM in self.mode
         i, n = 0, len(text)
         while i < n:
@@ -181,7 +202,7 @@ class Screen(pyte.Screen):
                     cur.x, i = cols - 1, n - 1
             k = min(n - i, cols - cur.x)
             x = cur.x
-            self.buffer[cur.y].update(zip(range(x, x + k), [new(Cell, (ch, *rest)) for ch in text[i:i + k]], strict=True))
+            self.buffer[cur.y].update(zip(range(x, x + k), map(cells.__getitem__, text[i:i + k]), strict=True))
             cur.x = x + k
             i += k
         self.dirty.add(cur.y)
