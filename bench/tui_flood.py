@@ -1,15 +1,16 @@
 """The embedded proxy while claude's pane floods: ``ccm-tui`` (TUI, proxy on its own thread) against
 ``ccm-tui serve``, added latency over going direct.
 
-    python bench/tui_flood.py [--rounds 3] [--n 400] [--rate 545000] [--beside] [--quick] [--json FILE]
+    python bench/tui_flood.py [--rounds 3] [--n 400] [--rate 545000] [--serve-alone] [--quick] [--json FILE]
 
 Rounds alternate between (a) ``ccm-tui serve`` and (b) the whole TUI (``python -m ccm_tui``) in a
 private tmux server (160x45) whose claude is bench/flood_claude.py, writing realistic ANSI to its
 terminal at ``--rate`` bytes/s. The TUI's proxy address and token are read from what that claude
 was started with (ANTHROPIC_BASE_URL, ANTHROPIC_AUTH_TOKEN), as the real claude gets them. In each
 round a keep-alive httpx client sends sequential non-stream requests, direct to the fake upstream
-and through the proxy interleaved (bench/measure.py), after a warm-up. ``--beside``: a flooding TUI
-also runs during the serve rounds (its proxy idle), so both sides share the machine's load alike.
+and through the proxy interleaved (bench/measure.py), after a warm-up. A flooding TUI also runs
+during the serve rounds (its proxy idle), so both sides share the machine's load alike and the
+ratio is what embedding costs; ``--serve-alone`` measures serve without it.
 
 Reported per mode (medians over rounds): p50/p99 direct and proxied, added p50/p99 (proxied minus
 direct), the TUI/serve ratios of the added figures, the 1-minute load average, the flood rate the
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import Target, nonstream_latency  # noqa: E402
 from pane_latency import SIZE, Tmux, quote  # noqa: E402
-from procs import BENCH, ROOT, TOKEN, cpu_seconds, start_fake, start_serve, workdir, write_config  # noqa: E402
+from procs import BENCH, CLK_TCK, ROOT, TOKEN, cpu_seconds, start_fake, start_serve, workdir, write_config  # noqa: E402
 
 START_TIMEOUT = 60.0
 JSON_HEADERS = {"anthropic-version": "2023-06-01"}
@@ -43,6 +44,15 @@ JSON_HEADERS = {"anthropic-version": "2023-06-01"}
 
 def load1() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def main_thread_cpu(pid: int) -> float:
+    """CPU seconds of a process's main thread (the TUI's event loop; the proxy has its own thread)."""
+    try:
+        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -106,7 +116,7 @@ def measure(targets: list[Target], args: argparse.Namespace, tui: FloodingTui | 
     """Latency direct and through ``targets[1]``; CPU of the proxy's process (``cpu_pid``) and the TUI's."""
     time.sleep(args.settle)
     b0, t0 = tui.flood_bytes() if tui else (0, 0.0)
-    c0, tc0 = cpu_seconds(cpu_pid), cpu_seconds(tui.pid) if tui else 0.0
+    c0, tc0, mc0 = cpu_seconds(cpu_pid), cpu_seconds(tui.pid) if tui else 0.0, main_thread_cpu(tui.pid) if tui else 0.0
     w0, l0 = time.monotonic(), load1()
     lat = nonstream_latency(targets, args.n, args.warmup, args.budget_s)
     wall = time.monotonic() - w0
@@ -116,6 +126,7 @@ def measure(targets: list[Target], args: argparse.Namespace, tui: FloodingTui | 
         b1, t1 = tui.flood_bytes()
         out["flood_kb_s"] = round((b1 - b0) / max(1e-3, t1 - t0) / 1000, 1)
         out["tui_cpu_pct"] = round((cpu_seconds(tui.pid) - tc0) / wall * 100, 1)
+        out["tui_main_cpu_pct"] = round((main_thread_cpu(tui.pid) - mc0) / wall * 100, 1)
     direct, proxied = lat["direct"], lat["proxy"]
     out |= {"direct": direct, "proxy": proxied, "errors": direct["errors"] + proxied["errors"],
             "added_p50": round(proxied["p50"] - direct["p50"], 3), "added_p99": round(proxied["p99"] - direct["p99"], 3)}
@@ -126,7 +137,7 @@ def one_round(mode: str, i: int, args: argparse.Namespace, tmux: Tmux, work: Pat
               direct: Target) -> dict[str, Any]:
     tui = serve = None
     try:
-        if mode == "tui" or args.beside:
+        if mode == "tui" or not args.serve_alone:
             tui = FloodingTui(tmux, work, config, f"tui{i}{mode}", args.rate, args.budget_s + 60)
         if mode == "serve":
             serve = start_serve(work, config, name=f"serve{i}")
@@ -160,7 +171,7 @@ def summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     for mode, rounds in results.items():
         out[mode] = {k: med(rounds, *k.split(".")) for k in (
             "direct.p50", "direct.p99", "proxy.p50", "proxy.p99", "added_p50", "added_p99",
-            "load1", "cpu_pct", "tui_cpu_pct", "flood_kb_s")}
+            "load1", "cpu_pct", "tui_cpu_pct", "tui_main_cpu_pct", "flood_kb_s")}
         out[mode]["errors"] = sum(r["errors"] for r in rounds)
     s, t = out.get("serve", {}), out.get("tui", {})
     for key in ("added_p50", "added_p99"):
@@ -174,7 +185,8 @@ def table(summary: dict[str, Any]) -> str:
     labels = {"direct.p50": "direct p50 ms", "direct.p99": "direct p99 ms", "proxy.p50": "proxied p50 ms",
               "proxy.p99": "proxied p99 ms", "added_p50": "added p50 ms", "added_p99": "added p99 ms",
               "load1": "load average (1 min)", "cpu_pct": "proxy process CPU %",
-              "tui_cpu_pct": "flooding TUI CPU %", "flood_kb_s": "flood KB/s achieved",
+              "tui_cpu_pct": "flooding TUI CPU %", "tui_main_cpu_pct": "its main thread CPU %",
+              "flood_kb_s": "flood KB/s achieved",
               "errors": "errors"}
     for key, label in labels.items():
         rows.append((label, *(str(summary.get(m, {}).get(key, "-")) for m in ("serve", "tui"))))
@@ -192,7 +204,7 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=545_000, help="flood bytes/s (default 545000)")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds of flood before measuring")
     parser.add_argument("--budget-s", type=float, default=90.0, help="most seconds a round measures")
-    parser.add_argument("--beside", action="store_true", help="a flooding TUI runs during serve rounds too")
+    parser.add_argument("--serve-alone", action="store_true", help="no flooding TUI beside serve in its rounds")
     parser.add_argument("--quick", action="store_true", help="one round of 30 requests per mode (a smoke run)")
     parser.add_argument("--json", type=Path, default=BENCH / "results" / "tui_flood.json")
     args = parser.parse_args()
@@ -222,7 +234,7 @@ def main() -> int:
         fake.stop()
         shutil.rmtree(work, ignore_errors=True)
     summary = summarize(results)
-    settings = {k: getattr(args, k) for k in ("rounds", "n", "warmup", "rate", "settle", "beside")}
+    settings = {k: getattr(args, k) for k in ("rounds", "n", "warmup", "rate", "settle", "serve_alone")}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"settings": settings, "summary": summary, "rounds": results,
                                      "cpus": os.cpu_count()}, indent=2))
