@@ -65,7 +65,8 @@ def read_json(path: Path) -> dict[str, Any] | None:
 class FloodingTui:
     """``python -m ccm_tui`` in its own tmux session, with bench/flood_claude.py as claude."""
 
-    def __init__(self, tmux: Tmux, work: Path, config: Path, name: str, rate: int, seconds: float) -> None:
+    def __init__(self, tmux: Tmux, work: Path, config: Path, name: str, rate: int, seconds: float,
+                 checkout: Path = ROOT, extra_env: dict[str, str] | None = None) -> None:
         self.tmux, self.name = tmux, name
         self.env_out, self.stats = work / f"{name}.env.json", work / f"{name}.stats.json"
         wrapper = work / f"{name}-claude"
@@ -75,13 +76,15 @@ class FloodingTui:
                            + ' "$@"\n')
         wrapper.chmod(0o755)
         (work / "home").mkdir(exist_ok=True)
-        env = {"PYTHONPATH": str(ROOT), "HOME": str(work / "home"), "XDG_STATE_HOME": str(work / "state"),
+        extra_env = dict(extra_env or {})
+        env = {**extra_env, "PYTHONPATH": os.pathsep.join([str(checkout), *([extra_env.pop("EXTRA_PATH")] if "EXTRA_PATH" in extra_env else [])]), "HOME": str(work / "home"), "XDG_STATE_HOME": str(work / "state"),
                "XDG_CONFIG_HOME": str(work / "config")}
         flags = " ".join(f"-e {quote([f'{k}={v}'])}" for k, v in env.items())
         argv = [sys.executable, "-m", "ccm_tui", "--config", str(config), "--claude-bin", str(wrapper)]
         # A session of its own: the control client is attached to another one, so the flood does not
         # come back to this process as %output lines.
-        tmux.command(f"new-session -d -s {name} -x {SIZE[0]} -y {SIZE[1]} -c {quote([str(ROOT)])} {flags} "
+        # Started in the work folder: ``-m ccm_tui`` imports from the current directory first, PYTHONPATH next.
+        tmux.command(f"new-session -d -s {name} -x {SIZE[0]} -y {SIZE[1]} -c {quote([str(work)])} {flags} "
                      f"-- {quote(argv)}")
         deadline = time.monotonic() + START_TIMEOUT
         while (seen := read_json(self.env_out)) is None:
@@ -137,8 +140,12 @@ def one_round(mode: str, i: int, args: argparse.Namespace, tmux: Tmux, work: Pat
               direct: Target) -> dict[str, Any]:
     tui = serve = None
     try:
-        if mode == "tui" or not args.serve_alone:
-            tui = FloodingTui(tmux, work, config, f"tui{i}{mode}", args.rate, args.budget_s + 60)
+        if mode != "serve" or not args.serve_alone:
+            name, _, env = mode.partition("@")  # TEMP tuning: tui@KEY=VALUE
+            extra = dict(kv.split("=", 1) for kv in env.split("+")) if env else {}
+            checkout = args.baseline if name == "baseline" else ROOT
+            tui = FloodingTui(tmux, work, config, f"r{i}{len(mode)}{name}", args.rate, args.budget_s + 60,
+                              checkout, extra if mode != "serve" else {})
         if mode == "serve":
             serve = start_serve(work, config, name=f"serve{i}")
             target = Target("proxy", serve.base_url, {**JSON_HEADERS, "x-api-key": TOKEN}, "anthropic,")
@@ -173,26 +180,27 @@ def summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "direct.p50", "direct.p99", "proxy.p50", "proxy.p99", "added_p50", "added_p99",
             "load1", "cpu_pct", "tui_cpu_pct", "tui_main_cpu_pct", "flood_kb_s")}
         out[mode]["errors"] = sum(r["errors"] for r in rounds)
-    s, t = out.get("serve", {}), out.get("tui", {})
-    for key in ("added_p50", "added_p99"):
-        if s.get(key) and t.get(key) is not None:
-            out[f"ratio_{key}"] = round(t[key] / s[key], 2)
+    s = out.get("serve", {})
+    for mode in [m for m in results if m != "serve"]:
+        for key in ("added_p50", "added_p99"):
+            if s.get(key) and out[mode].get(key) is not None:
+                out[mode][f"ratio_{key}"] = round(out[mode][key] / s[key], 2)
     return out
 
 
 def table(summary: dict[str, Any]) -> str:
-    rows = [("", "serve", "tui")]
+    modes = list(summary)
+    rows = [("", *modes)]
     labels = {"direct.p50": "direct p50 ms", "direct.p99": "direct p99 ms", "proxy.p50": "proxied p50 ms",
               "proxy.p99": "proxied p99 ms", "added_p50": "added p50 ms", "added_p99": "added p99 ms",
               "load1": "load average (1 min)", "cpu_pct": "proxy process CPU %",
               "tui_cpu_pct": "flooding TUI CPU %", "tui_main_cpu_pct": "its main thread CPU %",
               "flood_kb_s": "flood KB/s achieved",
-              "errors": "errors"}
+              "errors": "errors", "ratio_added_p50": "added p50 / serve's", "ratio_added_p99": "added p99 / serve's"}
     for key, label in labels.items():
-        rows.append((label, *(str(summary.get(m, {}).get(key, "-")) for m in ("serve", "tui"))))
-    lines = [f"{a:<24}{b:>12}{c:>12}" for a, b, c in rows]
-    lines.append(f"TUI/serve added p50 {summary.get('ratio_added_p50')}x (target <= 1.3), "
-                 f"added p99 {summary.get('ratio_added_p99')}x (target <= 2)")
+        rows.append((label, *(str(summary[m].get(key, "-")) for m in modes)))
+    lines = [f"{row[0]:<24}" + "".join(f"{cell:>12}" for cell in row[1:]) for row in rows]
+    lines.append("target: added p50 / serve's <= 1.3, added p99 / serve's <= 2")
     return "\n".join(lines)
 
 
@@ -205,27 +213,33 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=2.0, help="seconds of flood before measuring")
     parser.add_argument("--budget-s", type=float, default=90.0, help="most seconds a round measures")
     parser.add_argument("--serve-alone", action="store_true", help="no flooding TUI beside serve in its rounds")
+    parser.add_argument("--modes", default="serve,tui", help="of serve, tui, baseline (default serve,tui)")
+    parser.add_argument("--baseline", metavar="DIR", type=Path,
+                        help="another checkout of ccm-tui, its TUI measured as mode 'baseline' (e.g. before a change)")
     parser.add_argument("--quick", action="store_true", help="one round of 30 requests per mode (a smoke run)")
     parser.add_argument("--json", type=Path, default=BENCH / "results" / "tui_flood.json")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.n, args.warmup, args.settle = 1, 30, 5, 0.5
+    modes = args.modes.split(",")
+    if "baseline" in modes and args.baseline is None:
+        parser.error("mode baseline needs --baseline DIR")
     if shutil.which("tmux") is None:
         print("tmux is not installed", file=sys.stderr)
         return 2
     work = workdir()
     fake = start_fake(work)
     tmux = None
-    results: dict[str, list[dict[str, Any]]] = {"serve": [], "tui": []}
+    results: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
     try:
         config = write_config(work, fake.base_url)
         tmux = Tmux(work)
         direct = Target("direct", fake.base_url, {**JSON_HEADERS, "x-api-key": "bench-upstream-key"})
         for i in range(max(1, args.rounds)):
-            for mode in ("serve", "tui") if i % 2 == 0 else ("tui", "serve"):
+            for mode in modes if i % 2 == 0 else modes[::-1]:
                 r = one_round(mode, i, args, tmux, work, config, direct)
                 results[mode].append(r)
-                print(f"round {i + 1} {mode:5}: added p50 {r['added_p50']:.2f} ms p99 {r['added_p99']:.2f} ms, "
+                print(f"round {i + 1} {mode:8}: added p50 {r['added_p50']:.2f} ms p99 {r['added_p99']:.2f} ms, "
                       f"load {r['load1']}, flood {r.get('flood_kb_s', '-')} KB/s, cpu {r.get('cpu_pct')}%",
                       flush=True)
     finally:
@@ -234,7 +248,7 @@ def main() -> int:
         fake.stop()
         shutil.rmtree(work, ignore_errors=True)
     summary = summarize(results)
-    settings = {k: getattr(args, k) for k in ("rounds", "n", "warmup", "rate", "settle", "serve_alone")}
+    settings = {k: getattr(args, k) for k in ("rounds", "n", "warmup", "rate", "settle", "serve_alone", "modes")}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"settings": settings, "summary": summary, "rounds": results,
                                      "cpus": os.cpu_count()}, indent=2))
