@@ -19,7 +19,7 @@ import subprocess
 import termios
 from collections.abc import Callable, Mapping
 
-_READ_SIZE = 65536
+READ_SIZE = 16384  # the most one read hands to ``on_output`` (a parse call's bound in the pane)
 MAX_PENDING_INPUT = 1 << 20  # a paste bigger than 1 MiB into a child that does not read is dropped
 _ioctl = fcntl.ioctl
 _TIOCSCTTY = termios.TIOCSCTTY
@@ -79,6 +79,7 @@ class PtySession:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._eof = asyncio.Event()
+        self._paused = False
         self._reaper: asyncio.Task[int] | None = None
 
     @property
@@ -160,7 +161,7 @@ class PtySession:
     def _on_readable(self) -> None:
         assert self._master is not None
         try:
-            data = os.read(self._master, _READ_SIZE)
+            data = os.read(self._master, READ_SIZE)
         except OSError as exc:  # EIO: every slave fd is closed
             if exc.errno not in (errno.EAGAIN, errno.EINTR):
                 self._stop_reading()
@@ -170,6 +171,18 @@ class PtySession:
             return
         if self.on_output is not None:
             self.on_output(data)
+
+    def pause_reading(self) -> None:
+        """Stop reading output until :meth:`resume_reading`: the child blocks once the PTY is full."""
+        if self._master is not None and self._loop is not None and not self._paused and not self._eof.is_set():
+            self._loop.remove_reader(self._master)
+            self._paused = True
+
+    def resume_reading(self) -> None:
+        if self._paused:
+            self._paused = False
+            if self._master is not None and self._loop is not None and not self._eof.is_set():
+                self._loop.add_reader(self._master, self._on_readable)
 
     def _stop_reading(self) -> None:
         if self._master is not None and self._loop is not None:

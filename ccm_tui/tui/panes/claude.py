@@ -22,6 +22,12 @@ from ccm_tui.terminal.keys import encode_key, encode_mouse, encode_paste
 from ccm_tui.terminal.pty_session import PtySession
 
 FRAME = 1 / 60  # repaints are coalesced to at most this rate
+BUSY_FRAME = 1 / 20  # ... and to this one after a repaint of most of the screen (claude floods or scrolls)
+# While claude floods, parsing may take at most this share of each window; then the pane stops
+# reading the PTY until the window ends (claude's writes wait: back-pressure, nothing lost). The
+# UI and the proxy's thread get the interpreter for the rest.
+PARSE_WINDOW = 0.05
+PARSE_SHARE = 0.3
 SYNC_HOLD_MAX = 0.25  # never hold a repaint longer than this for synchronized output
 
 
@@ -96,6 +102,10 @@ class ClaudePane(Widget, can_focus=True):
         self._strips: dict[int, Strip] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
         self._last_flush = 0.0
+        self._frame = FRAME
+        self._window_start = 0.0
+        self._parse_spent = 0.0
+        self._resume_handle: asyncio.TimerHandle | None = None
         self._sync_since: float | None = None
         self._last_cursor: tuple[int, int] = (0, 0)
         self._mouse_buttons: set[int] = set()
@@ -142,8 +152,9 @@ class ClaudePane(Widget, can_focus=True):
         return await self.session.close(timeout)
 
     async def on_unmount(self) -> None:
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
+        for handle in (self._flush_handle, self._resume_handle):
+            if handle is not None:
+                handle.cancel()
         if self.session is not None and self.session.running:
             await self.session.close(1.0)
 
@@ -166,13 +177,26 @@ class ClaudePane(Widget, can_focus=True):
 
     def _on_output(self, data: bytes) -> None:
         self.bytes_received += len(data)
+        start = time.monotonic()
+        if start - self._window_start >= PARSE_WINDOW:
+            self._window_start, self._parse_spent = start, 0.0
         self.emulator.feed(data)
+        self._parse_spent += time.monotonic() - start
         self._schedule_flush()
+        if self._parse_spent >= PARSE_WINDOW * PARSE_SHARE and self.session is not None:
+            self.session.pause_reading()
+            resume_in = max(0.0, self._window_start + PARSE_WINDOW - time.monotonic())
+            self._resume_handle = asyncio.get_running_loop().call_later(resume_in, self._resume_reading)
+
+    def _resume_reading(self) -> None:
+        self._resume_handle = None
+        if self.session is not None:
+            self.session.resume_reading()
 
     def _schedule_flush(self) -> None:
         if self._flush_handle is not None:
             return
-        delay = max(0.0, self._last_flush + FRAME - time.monotonic())
+        delay = max(0.0, self._last_flush + self._frame - time.monotonic())
         self._flush_handle = asyncio.get_running_loop().call_later(delay, self._flush)
 
     def _flush(self) -> None:
@@ -197,12 +221,14 @@ class ClaudePane(Widget, can_focus=True):
         self._repaint(dirty)
 
     def _repaint(self, lines: set[int]) -> None:
+        big = len(lines) > 8
+        self._frame = BUSY_FRAME if big else FRAME
         if not lines:
             return
         for y in lines:
             self._strips.pop(y, None)
         width = self.size.width
-        if len(lines) > 8:
+        if big:
             self.refresh()
         else:
             self.refresh(*(Region(0, y, width, 1) for y in lines))
