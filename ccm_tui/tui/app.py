@@ -246,7 +246,8 @@ class CcmApp(App[int], inherit_bindings=False):
                 box.styles.width = f"{width}%"
 
     def update_statusbar(self) -> None:
-        self.screen_stack[0].query_one("#statusbar", Static).update(status_text(self))
+        # One line tall whatever it says: no layout pass (10 a second while requests flow).
+        self.screen_stack[0].query_one("#statusbar", Static).update(status_text(self), layout=False)
 
     def _claude_pane(self) -> Any:
         boxes = self.screen_stack[0].query(ClaudeBox)

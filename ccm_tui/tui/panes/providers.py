@@ -23,6 +23,7 @@ class StatPane(Static, can_focus=True):
         super().__init__(**kwargs)
         self.store = store
         self.border_title = title
+        self._height = -1
 
     def on_mount(self) -> None:
         self.update_view()
@@ -31,7 +32,17 @@ class StatPane(Static, can_focus=True):
         self.update_view()
 
     def update_view(self) -> None:
-        self.update(self.build())
+        """Re-render; lay the screen out again only when the content's height changed (a layout pass
+        costs tens of ms on the UI thread, and this runs up to 10 times a second while requests flow)."""
+        content = self.build()
+        width = self.content_size.width
+        if width <= 0:
+            self.update(content)
+            return
+        console = self.app.console
+        height = len(console.render_lines(content, console.options.update_width(width), pad=False))
+        self.update(content, layout=height != self._height)
+        self._height = height
 
     def build(self) -> Table | Text:
         raise NotImplementedError

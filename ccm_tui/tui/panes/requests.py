@@ -199,8 +199,20 @@ class RequestsTable(ScrollView, can_focus=True):
         self._settle(self.cursor if target is None else target)
 
     def _settle(self, cursor: int) -> None:
-        self.virtual_size = Size(self.row_width, len(self.rows))
+        self._fit_rows()
         self.cursor = max(0, min(cursor, len(self.rows) - 1))
+
+    def _fit_rows(self) -> None:
+        """The virtual size for the rows. With a stable gutter and the height set by the layout, a new
+        row count changes only the scrollbar: no layout pass of the whole screen (and its full repaint)
+        each time rows come in, up to 10 times a second."""
+        size = Size(self.row_width, len(self.rows))
+        if size.width != self.virtual_size.width:
+            self.virtual_size = size
+        elif size != self.virtual_size:
+            self.set_reactive(RequestsTable.virtual_size, size)
+            self._scroll_update(size)
+            self.refresh()
 
     def _anchor(self) -> int | None:
         row = self.current_row
@@ -273,7 +285,7 @@ class RequestsTable(ScrollView, can_focus=True):
         self._trim()
         cursor = self._index_of(anchor) if anchor is not None else 0
         cursor = self.cursor if cursor is None else cursor
-        self.virtual_size = Size(self.row_width, len(self.rows))
+        self._fit_rows()
         if cursor != before and not self.follow:  # rows came in above: keep the same rows in view
             self.scroll_to(y=self.scroll_y + cursor - before, animate=False, immediate=True)
         self._settle(cursor)
@@ -377,7 +389,7 @@ class RequestsPane(Vertical):
         width = self.table.row_width or self.size.width
         cells = [Text(title, justify="right" if title in ("ttft", "dur", "in", "out") else "left")
                  for title, _ in COLUMNS]
-        self.query_one("#requests-header", Static).update(layout_row(cells, width, self.table.id_width))
+        self.query_one("#requests-header", Static).update(layout_row(cells, width, self.table.id_width), layout=False)
 
     def rows_changed(self, flows: Iterable[Flow] = ()) -> None:
         ids = self.table.id_width
@@ -441,5 +453,6 @@ class RequestsPane(Vertical):
     def on_requests_table_highlighted(self, message: RequestsTable.Highlighted) -> None:
         table = self.table
         empty = message.row is None and table.keep is not None and len(self.store)
-        self.query_one("#requests-reason", Static).update(
-            Text(f"No request matches {table.filter_label} (Esc: all)", style="dim") if empty else detail(message.row))
+        self.query_one("#requests-reason", Static).update(  # fixed height: no layout pass for each new row
+            Text(f"No request matches {table.filter_label} (Esc: all)", style="dim") if empty else detail(message.row),
+            layout=False)
