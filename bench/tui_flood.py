@@ -21,6 +21,7 @@ Writes bench/results/tui_flood.json. Every loop is bounded in count and time; 12
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -39,6 +40,7 @@ from pane_latency import SIZE, Tmux, quote  # noqa: E402
 from procs import BENCH, CLK_TCK, ROOT, TOKEN, cpu_seconds, start_fake, start_serve, workdir, write_config  # noqa: E402
 
 START_TIMEOUT = 60.0
+SERIAL = itertools.count()  # each TUI's tmux session and files get their own name
 JSON_HEADERS = {"anthropic-version": "2023-06-01"}
 
 
@@ -66,7 +68,7 @@ class FloodingTui:
     """``python -m ccm_tui`` in its own tmux session, with bench/flood_claude.py as claude."""
 
     def __init__(self, tmux: Tmux, work: Path, config: Path, name: str, rate: int, seconds: float,
-                 checkout: Path = ROOT, extra_env: dict[str, str] | None = None) -> None:
+                 checkout: Path = ROOT) -> None:
         self.tmux, self.name = tmux, name
         self.env_out, self.stats = work / f"{name}.env.json", work / f"{name}.stats.json"
         wrapper = work / f"{name}-claude"
@@ -76,8 +78,7 @@ class FloodingTui:
                            + ' "$@"\n')
         wrapper.chmod(0o755)
         (work / "home").mkdir(exist_ok=True)
-        extra_env = dict(extra_env or {})
-        env = {**extra_env, "PYTHONPATH": os.pathsep.join([str(checkout), *([extra_env.pop("EXTRA_PATH")] if "EXTRA_PATH" in extra_env else [])]), "HOME": str(work / "home"), "XDG_STATE_HOME": str(work / "state"),
+        env = {"PYTHONPATH": str(checkout), "HOME": str(work / "home"), "XDG_STATE_HOME": str(work / "state"),
                "XDG_CONFIG_HOME": str(work / "config")}
         flags = " ".join(f"-e {quote([f'{k}={v}'])}" for k, v in env.items())
         argv = [sys.executable, "-m", "ccm_tui", "--config", str(config), "--claude-bin", str(wrapper)]
@@ -141,11 +142,8 @@ def one_round(mode: str, i: int, args: argparse.Namespace, tmux: Tmux, work: Pat
     tui = serve = None
     try:
         if mode != "serve" or not args.serve_alone:
-            name, _, env = mode.partition("@")  # TEMP tuning: tui@KEY=VALUE
-            extra = dict(kv.split("=", 1) for kv in env.split("+")) if env else {}
-            checkout = args.baseline if name == "baseline" else ROOT
-            tui = FloodingTui(tmux, work, config, f"r{i}{len(mode)}{name}", args.rate, args.budget_s + 60,
-                              checkout, extra if mode != "serve" else {})
+            checkout = args.baseline if mode == "baseline" else ROOT
+            tui = FloodingTui(tmux, work, config, f"tui{next(SERIAL)}", args.rate, args.budget_s + 60, checkout)
         if mode == "serve":
             serve = start_serve(work, config, name=f"serve{i}")
             target = Target("proxy", serve.base_url, {**JSON_HEADERS, "x-api-key": TOKEN}, "anthropic,")
