@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -39,13 +40,24 @@ class StatPane(Static, can_focus=True):
         if width <= 0:
             self.update(content)
             return
-        console = self.app.console
-        height = len(console.render_lines(content, console.options.update_width(width), pad=False))
+        height = content_height(content, self.app.console, width)
         self.update(content, layout=height != self._height)
         self._height = height
 
     def build(self) -> Table | Text:
         raise NotImplementedError
+
+
+def content_height(content: RenderableType, console: Console, width: int) -> int:
+    """Lines ``content`` takes at ``width``, cheaply for what the stat panes show (tables whose cells do
+    not wrap, texts, groups of them); anything else is rendered to count."""
+    if isinstance(content, Group):
+        return sum(content_height(part, console, width) for part in content.renderables)
+    if isinstance(content, Table) and all(column.no_wrap for column in content.columns):
+        return len(content.rows) + (1 if content.show_header else 0)
+    if isinstance(content, Text):
+        return len(content.wrap(console, width))
+    return len(console.render_lines(content, console.options.update_width(width), pad=False))
 
 
 # (header, priority): when the pane is too narrow, the lowest priority columns go first
