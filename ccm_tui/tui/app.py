@@ -47,6 +47,10 @@ from .screens.main import ClaudeBox, MainScreen, status_text
 from .ui_state import load_ui_state
 
 FLUSH_INTERVAL = 0.1  # seconds between UI refreshes under load
+# ... and after a refresh that took in this many flows (a flood of requests), this long: each refresh
+# costs the UI thread milliseconds, which the proxy's thread then waits for.
+BUSY_FLOWS = 10
+BUSY_FLUSH_INTERVAL = 0.25
 VOCABULARY_DELAY = 1.0  # seconds after the main screen is up
 
 
@@ -129,6 +133,7 @@ class CcmApp(App[int], inherit_bindings=False):
         # Subscribed from the start: claude (started before the TUI) may be answered before the screen is up.
         self._unsubscribe: list[Any] = [server.bus.subscribe(self._on_flow_event)]
         self._last_dashboard: Widget | None = None
+        self._drained = 0  # flows the last refresh took in
         self.told_errors: dict[str, float] = {}  # configuration error → when it was last notified
         self.told_window = routed_window(self.config)  # the compaction window claude was started with
         self.past_session: str | None = None  # a recorded session shown read-only (tui/past.py)
@@ -172,13 +177,14 @@ class CcmApp(App[int], inherit_bindings=False):
             self.notify(update.message, timeout=6, markup=False)
 
     def on_flows_pending(self, _: FlowsPending) -> None:
-        self.set_timer(FLUSH_INTERVAL, self.flush_flows)
+        self.set_timer(BUSY_FLUSH_INTERVAL if self._drained >= BUSY_FLOWS else FLUSH_INTERVAL, self.flush_flows)
 
     def flush_flows(self) -> None:
         with self._lock:
             flows = sorted(self._pending.values(), key=lambda f: f.id)
             self._pending.clear()
             self._posted = False
+        self._drained = len(flows)
         self.ingest(flows)
 
     def ingest(self, flows: Iterable[Flow]) -> None:
