@@ -34,6 +34,7 @@ from ..tokens import warm_up
 from .app import create_app
 from .connections import AcceptFailureLog, Listener, install_tcp_server, raise_fd_limit
 from .endpoint import Endpoint, child_env, listen, token_env
+from .memory import trim_when_idle
 from .session import RELOAD_POLL_S, Session
 from .state import ProxyState, config_secrets
 
@@ -51,8 +52,8 @@ KEEP_ALIVE_TIMEOUT_S = 75.0
 
 
 def run_loop(main: Coroutine[Any, Any, None]) -> None:
-    """Run the proxy's own loop: uvloop where installed (measured: ~0.2 ms less added latency
-    per request and ~25% more stream throughput), else asyncio's; ``CCM_LOOP=asyncio`` forces it."""
+    """Run the proxy's own loop: uvloop (a dependency wherever it has wheels; measured ~9 % less CPU
+    and ~9 % more requests/s at 16 connections), else asyncio's; ``CCM_LOOP=asyncio`` forces it."""
     gc.freeze()  # what start-up made (modules, config, app) is never scanned by a collection again
     loop_factory = None
     if os.environ.get("CCM_LOOP") != "asyncio":
@@ -180,12 +181,13 @@ class ProxyServer:
         watcher = asyncio.ensure_future(self.session.watch(self.reload_poll_s))
         self._loop.call_soon(self._ready.set)
         warm = asyncio.ensure_future(self._warm_providers() if self.preconnect else asyncio.sleep(0))
+        trimmer = asyncio.ensure_future(trim_when_idle(self.state.activity))
         try:
             await hypercorn_serve(self.app, hc, shutdown_trigger=self._stop.wait)
         finally:
-            watcher.cancel()
-            warm.cancel()
-            await asyncio.wait({watcher, warm})
+            for task in (watcher, warm, trimmer):
+                task.cancel()
+            await asyncio.wait({watcher, warm, trimmer})
             await self.state.aclose()
 
     async def _warm_providers(self) -> None:

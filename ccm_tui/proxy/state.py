@@ -34,6 +34,7 @@ class ProxyState:
         self.redactor = redactor
         self._providers: dict[str, Provider] = {}
         self.summaries = SessionSummaries()  # per claude session, for the statusline
+        self.ended = 0  # flows released so far
         bus.subscribe(self.summaries.on_event)
         self._retired: list[Provider] = []  # replaced by a reload; requests that started before still use them
         self._holds: dict[int, list[Provider]] = {}  # flow id → providers it used (until the flow ends)
@@ -116,8 +117,13 @@ class ProxyState:
         """Provider clients open now: the current ones and replaced ones still in use."""
         return len(self._providers) + len(self._retired)
 
+    def activity(self) -> tuple[int, int]:
+        """(flows holding a provider now, flows ended so far)."""
+        return len(self._holds), self.ended
+
     def release(self, flow: Flow) -> None:
         """The flow ended: a replaced provider nobody uses any more is closed."""
+        self.ended += 1
         for provider in self._holds.pop(flow.id, ()):
             self._users[id(provider)] -= 1
             if self._users[id(provider)] <= 0:
