@@ -82,7 +82,19 @@ async def _anext(iterator: AsyncIterator[bytes]) -> bytes:
     return await iterator.__anext__()
 
 
-async def _settle(task: asyncio.Task[bytes] | None, iterator: AsyncIterator[bytes]) -> None:
+async def _pump(iterator: AsyncIterator[bytes], queue: asyncio.Queue[tuple[bytes | None, BaseException | None]]
+                ) -> None:
+    """Chunks onto ``queue`` as they come; then ``(None, None)`` at the end, or ``(None, error)``."""
+    try:
+        while True:
+            await queue.put((await iterator.__anext__(), None))
+    except StopAsyncIteration:
+        await queue.put((None, None))
+    except Exception as exc:  # noqa: BLE001 - handed to the relay, which raises it where it is answered
+        await queue.put((None, exc))
+
+
+async def _settle(task: asyncio.Task[Any] | None, iterator: AsyncIterator[bytes]) -> None:
     """Cancel a pending read and close the upstream iterator (its finally closes the connection)."""
     if task is not None:
         if not task.done():
@@ -115,34 +127,39 @@ async def guard_stream(stream: AsyncIterator[bytes], provider: str, stall_s: flo
         raise
 
     async def guarded() -> AsyncIterator[bytes]:
+        if first is None:
+            await _settle(None, iterator)
+            return
         loop = asyncio.get_running_loop()
-        pending: asyncio.Task[bytes] | None = None
+        # One task reads ahead (one chunk at most) for the whole stream; the relay waits on the queue
+        # with a plain timeout. A task and an asyncio.wait per chunk cost ~10 µs each, every chunk.
+        queue: asyncio.Queue[tuple[bytes | None, BaseException | None]] = asyncio.Queue(1)
+        reader = loop.create_task(_pump(iterator, queue))
         try:
-            if first is None:
-                return
             yield first
             at_boundary = first.endswith((b"\n\n", b"\r\n\r\n"))
             while True:
-                pending = asyncio.ensure_future(_anext(iterator))
+                item = None if queue.empty() else queue.get_nowait()
                 deadline = loop.time() + stall_s
-                while True:
-                    done, _ = await asyncio.wait({pending}, timeout=min(PING_INTERVAL_S, deadline - loop.time()))
-                    if done:
-                        break
-                    if loop.time() >= deadline:
-                        raise _stalled(provider, stall_s)
-                    if at_boundary:  # a ping may only go between complete frames
-                        yield PING
-                finished, pending = pending, None
-                try:
-                    chunk = finished.result()
-                except StopAsyncIteration:
+                while item is None:
+                    try:
+                        async with asyncio.timeout(min(PING_INTERVAL_S, deadline - loop.time())):
+                            item = await queue.get()
+                    except TimeoutError:
+                        if loop.time() >= deadline:
+                            raise _stalled(provider, stall_s) from None
+                        if at_boundary:  # a ping may only go between complete frames
+                            yield PING
+                chunk, error = item
+                if error is not None:
+                    raise error
+                if chunk is None:
                     return
                 if chunk:
                     at_boundary = chunk.endswith((b"\n\n", b"\r\n\r\n"))
                     yield chunk
         finally:
-            await _settle(pending, iterator)
+            await _settle(reader, iterator)
 
     return guarded()
 
