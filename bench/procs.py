@@ -145,10 +145,11 @@ def rss(pid: int) -> dict[str, float]:
     return values
 
 
-def cpu_seconds(pid: int) -> float:
-    """user + system CPU time the process has used so far."""
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """user + system CPU time the process (or one of its threads) has used so far."""
+    where = f"/proc/{pid}/task/{thread}/stat" if thread is not None else f"/proc/{pid}/stat"
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(where).read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / CLK_TCK

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import Target, nonstream_latency  # noqa: E402
 from pane_latency import SIZE, Tmux, quote  # noqa: E402
-from procs import BENCH, CLK_TCK, ROOT, TOKEN, cpu_seconds, start_fake, start_serve, workdir, write_config  # noqa: E402
+from procs import BENCH, ROOT, TOKEN, cpu_seconds, start_fake, start_serve, workdir, write_config  # noqa: E402
 
 START_TIMEOUT = 60.0
 SERIAL = itertools.count()  # each TUI's tmux session and files get their own name
@@ -50,11 +50,7 @@ def load1() -> float:
 
 def main_thread_cpu(pid: int) -> float:
     """CPU seconds of a process's main thread (the TUI's event loop; the proxy has its own thread)."""
-    try:
-        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return cpu_seconds(pid, thread=pid)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
