@@ -19,7 +19,7 @@ import pytest
 from ccm_tui.config import HistorySettings
 from ccm_tui.events import EventBus, FlowEvent
 from ccm_tui.flow import Decision, Flow
-from ccm_tui.history.sqlite import MIGRATIONS, ROWS_PER_STATEMENT, SQLiteStore
+from ccm_tui.history.sqlite import CHUNK_SIZES, MIGRATIONS, SQLiteStore
 from ccm_tui.history.store import FlowRecord, decode_bodies, record_of
 from ccm_tui.history.writer import HistoryWriter, open_history
 from ccm_tui.secrets import Redactor, Secret
@@ -187,12 +187,12 @@ def test_open_history_subscribes_to_the_bus(tmp_path: Path) -> None:
 
 
 def test_a_batch_keeps_each_record_with_its_own_body_once(tmp_path: Path) -> None:
-    """Records go in a few statements per batch: each body must land on its own flow, more records than
-    one statement holds still all arrive, and a flow written again keeps its first record."""
+    """Records go in a few statements per batch (runs of 64, 16, 4, 1): each body must land on its own
+    flow, every record of an odd-sized batch arrives, and a flow written again keeps its first record."""
     store = SQLiteStore(tmp_path / "h.db")
     redactor = Redactor()
     flows = [make_flow(body={"model": "m", "messages": [{"role": "user", "content": f"message {i}"}]})
-             for i in range(ROWS_PER_STATEMENT + 3)]
+             for i in range(CHUNK_SIZES[0] * 2 + 23)]
     records = [record_of(f, "p", redactor, bodies=i % 2 == 0) for i, f in enumerate(flows)]
     store.write(records)
     store.write(records[:5])  # the same flows again: ignored
