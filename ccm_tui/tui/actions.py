@@ -1,16 +1,18 @@
-"""The app's longer actions: copy as curl, export, replay (sent to the proxy as a command)."""
+"""The app's longer actions: copy as curl, export, replay, route and pin pickers (changes go to the proxy
+as commands)."""
 
 from __future__ import annotations
 
 import asyncio
 import shlex
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
 from ..clipboard import copy_with_tool, osc52_arrives
-from ..config import state_dir
+from ..config import ConfigError, state_dir
 from ..export import curl_command, default_export_path, write_jsonl
 from ..flow import Flow
 from ..proxy.replay import ReplayResult
@@ -21,7 +23,43 @@ from .dialogs.text import TextModal
 from .screens.inspector import ReplayView
 
 if TYPE_CHECKING:
+    from ..proxy.session import Session
     from .app import CcmApp
+
+
+def pick_route(app: CcmApp, route: str) -> None:
+    current = app.config.router.routes.get(route)
+
+    def chosen(value: str | None) -> None:
+        if value is not None:
+            app.set_route(route, None if value == UNSET else value)
+
+    app.push_screen(RoutePicker(f"Route {route!r} → ? (now: {current or 'default'})", app._models(), current,
+                                None if route == "default" else "(unset: use the default route)",
+                                list(app.config.providers)), chosen)
+
+
+def pick_pin(app: CcmApp) -> None:
+    def chosen(value: str | None) -> None:
+        if value is not None and value != UNSET:
+            app.set_pin(value)
+
+    app.push_screen(RoutePicker("Pin every request to… (session only)", app._models(), None,
+                                providers=list(app.config.providers)), chosen)
+
+
+def run_command(app: CcmApp, action: Callable[[Session], Coroutine[Any, Any, str]], failure: str) -> None:
+    """Send a command to the proxy; its result (or why it changed nothing) is notified."""
+
+    async def wait() -> None:
+        try:
+            message = await asyncio.wrap_future(app.server.command(action))
+        except (ConfigError, OSError, RuntimeError) as exc:
+            app.notify(f"{failure}: {exc}", severity="error", markup=False)
+        else:
+            app.notify(message, markup=False)
+
+    app.run_worker(wait(), group="commands")
 
 
 def copy_curl(app: CcmApp, flow: Flow) -> None:

@@ -9,9 +9,8 @@ proxy's session published. Changes (route, pin) go to the proxy as commands (``P
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +24,9 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from ..claude_launch import routed_window
-from ..config import ConfigError
 from ..events import FlowEvent, SessionUpdate
 from ..flow import Flow
 from ..proxy.server import ProxyServer
-from ..proxy.session import Session
 from ..stats import DEFAULT_HISTORY, FlowStore
 from ..terminal.pty_session import PtySession
 from . import actions, ui_state
@@ -37,7 +34,6 @@ from .cache_notice import cache_move_text
 from .claude_restart import restart_claude, run_unembedded, window_notice
 from .commands import CcmCommands, help_screen
 from .dialogs.exit_countdown import ExitCountdown
-from .dialogs.route_picker import UNSET, RoutePicker
 from .panes.providers import ProvidersPane
 from .panes.requests import RequestsPane, RequestsTable
 from .panes.routes import RoutesPane, RoutesTable
@@ -382,47 +378,20 @@ class CcmApp(App[int], inherit_bindings=False):
         return [f"{p},{m}" for p, m in self.config.all_models()]
 
     def pick_route(self, route: str) -> None:
-        current = self.config.router.routes.get(route)
-
-        def chosen(value: str | None) -> None:
-            if value is not None:
-                self.set_route(route, None if value == UNSET else value)
-
-        self.push_screen(RoutePicker(f"Route {route!r} → ? (now: {current or 'default'})", self._models(), current,
-                                     None if route == "default" else "(unset: use the default route)",
-                                     list(self.config.providers)), chosen)
+        actions.pick_route(self, route)
 
     def set_route(self, route: str, target: str | None) -> None:
         """Ask the proxy to change a route (it writes the file, then swaps the snapshot)."""
-        self.run_command(lambda session: session.set_route(route, target), "route not changed")
-
-    def run_command(self, action: Callable[[Session], Coroutine[Any, Any, str]], failure: str) -> None:
-        """Send a command to the proxy; its result (or why it changed nothing) is notified."""
-
-        async def wait() -> None:
-            try:
-                message = await asyncio.wrap_future(self.server.command(action))
-            except (ConfigError, OSError, RuntimeError) as exc:
-                self.notify(f"{failure}: {exc}", severity="error", markup=False)
-            else:
-                self.notify(message, markup=False)
-
-        self.run_worker(wait(), group="commands")
+        actions.run_command(self, lambda session: session.set_route(route, target), "route not changed")
 
     def action_pin(self) -> None:
         if self.pinned:
             self.set_pin(None)
-            return
-
-        def chosen(value: str | None) -> None:
-            if value is not None and value != UNSET:
-                self.set_pin(value)
-
-        self.push_screen(RoutePicker("Pin every request to… (session only)", self._models(), None,
-                                     providers=list(self.config.providers)), chosen)
+        else:
+            actions.pick_pin(self)
 
     def set_pin(self, target: str | None) -> None:
-        self.run_command(lambda session: session.pin(target), "not pinned")
+        actions.run_command(self, lambda session: session.pin(target), "not pinned")
 
     async def action_restart_claude(self) -> None:
         await restart_claude(self)
