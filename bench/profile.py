@@ -52,7 +52,7 @@ def record(pid: int, seconds: float, out: Path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def summarise(raw: Path, top: int) -> tuple[int, dict[str, int], collections.Counter[str]]:
+def summarise(raw: Path) -> tuple[int, dict[str, int], collections.Counter[str]]:
     total = 0
     shares = dict.fromkeys([*dict.fromkeys(label for label, _ in COMPONENTS), "other"], 0)
     own: collections.Counter[str] = collections.Counter()
@@ -101,7 +101,7 @@ def main() -> int:
     print(f"{args.provider} {kind}, {args.conns} connections: {result['requests']} requests, "
           f"{result['requests'] / result['seconds']:.0f} req/s, proxy CPU {cpu * 1000 / result['requests']:.3f} ms "
           f"per request, {result['errors']} errors")
-    total, shares, own = summarise(raw, args.top)
+    total, shares, own = summarise(raw)
     if not total:
         print("py-spy recorded nothing (ptrace not permitted?)")
         return 1
