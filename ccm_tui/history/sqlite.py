@@ -93,6 +93,22 @@ def _chunks(records: Sequence[FlowRecord]) -> Iterator[Sequence[FlowRecord]]:
             start += size
 
 
+def _enter_wal(db: sqlite3.Connection) -> None:
+    """Switch the file to WAL. Two processes opening a new file at once can both hold a shared lock
+    and want the exclusive one: SQLite then fails one with SQLITE_BUSY at once, without waiting out
+    busy_timeout (it cannot wait for a lock it blocks itself). The loser retries, bounded by
+    :data:`BUSY_TIMEOUT_MS`; by then the file is usually in WAL already."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 class SQLiteStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -102,11 +118,11 @@ class SQLiteStore:
         # The writer thread owns its connection; readers (commands) open their own store.
         self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                    check_same_thread=False)
-        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable across crashes of the process
-        self._db.execute("PRAGMA foreign_keys = ON")
         try:
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            _enter_wal(self._db)
+            self._db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable across crashes of the process
+            self._db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
         except BaseException:
             self._db.close()
