@@ -88,9 +88,11 @@ class Redactor:
 
     def include(self, secrets: Iterable[Secret | str | None]) -> None:
         """Also redact these (a reloaded config's new keys); values already known are kept."""
-        merged = Redactor([*self.values, *secrets])
-        if merged.values != self.values:
-            self._pattern, self.values = merged._pattern, merged.values
+        values = {s.reveal() if isinstance(s, Secret) else s for s in secrets} - {None}
+        with self._lock:
+            if not values <= self._configured:
+                self._configured |= values
+                self._compile()
 
     def text(self, value: str) -> str:
         pattern = self._state[1]

@@ -235,3 +235,30 @@ def test_a_password_in_a_base_url_stays_out_of_flows_and_exports(start_proxy, tm
     out = tmp_path / "export.jsonl"
     write_jsonl(done, out, Redactor([]))
     assert "url-PASSWORD-77" not in repr(done[-1].summary()) + (done[-1].upstream_url or "") + out.read_text()
+
+
+def test_a_key_added_by_a_reload_is_redacted_too(hostile, start_proxy, tmp_path, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    """The config file gains a provider key while the proxy runs: from the reload on, that key is masked
+    wherever an upstream quotes it (it was not: the redactor's update raised, and a subscriber's
+    failure is only logged)."""
+    from ccm_tui.events import EventBus, FlowEvent
+
+    new_key = "sk-rotated-4e2a9b-DO-NOT-LEAK"
+    monkeypatch.setenv("KEY", CANARY_KEY)
+    monkeypatch.setenv("NEW_KEY", new_key)
+    path = tmp_path / "config.toml"
+    template = (f'[providers.main]\ntype = "anthropic"\nbase_url = "{hostile.base_url}"\napi_key = "$%s"\n'
+                'models = ["m-main"]\n[router]\ndefault = "main,m-main"\n')
+    path.write_text(template % "KEY")
+    bus, failed = EventBus(), []
+    bus.subscribe(lambda event, flow: failed.append(flow) if event is FlowEvent.FAILED else None)
+    server = start_proxy(load_config(path), bus)
+    path.write_text(template % "NEW_KEY")
+    assert server.command(lambda session: session.reload("test")).result(10)
+    hostile.default = error(401, "authentication_error", f"invalid x-api-key: {new_key}", headers={"x-echo": new_key})
+    response = httpx.post(server.base_url + "/v1/messages", json=BODY, headers=auth(server), timeout=30)
+    assert hostile.requests[-1]["headers"]["x-api-key"] == new_key, "the reload took effect"
+    assert response.status_code == 401 and "invalid x-api-key: ***" in response.text
+    assert new_key not in response.text + repr(failed[-1]) + json.dumps(failed[-1].summary(), default=str)
+    assert server.redactor.text(f"history: {new_key}") == "history: ***", "records and logs mask it too"
+    assert "session subscriber" not in caplog.text
