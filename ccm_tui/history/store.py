@@ -56,10 +56,27 @@ class FlowRecord:
     body_bytes: int = 0  # uncompressed size of ``bodies`` (what the size cap counts)
 
 
-def _bodies(flow: Flow, redactor: Redactor) -> tuple[bytes | None, int]:
-    parts = {"request": flow.request_body, "upstream": flow.upstream_body, "response": flow.response_body,
-             "events": flow.events or None}
-    raw = json.dumps({k: v for k, v in parts.items() if v is not None}, ensure_ascii=False,
+#: A finished flow as plain data (built-in types only, so it can cross to the writer process by
+#: ``marshal``): FlowRecord's fields from ``flow_id`` to ``error_type``, then the attempts as tuples,
+#: the notes, and the bodies (request, upstream, response, events). Redaction comes later.
+Snapshot = tuple[Any, ...]
+
+
+def snapshot(flow: Flow) -> Snapshot:
+    """What history keeps of a flow that has ended (nothing writes it after ``finished``/``failed``)."""
+    decision, usage = flow.decision, flow.usage
+    return (flow.id, flow.started_at, flow.kind, flow.stream, flow.session_id, flow.agent_id, flow.parent_agent_id,
+            flow.requested_model, decision.route if decision else None, decision.provider if decision else None,
+            decision.model if decision else None, decision.reason if decision else None,
+            flow.status, flow.state, flow.first_byte_ms, flow.duration_ms, usage.input_tokens, usage.output_tokens,
+            usage.cache_read_input_tokens, usage.cache_creation_input_tokens, flow.cost_usd or 0.0,
+            flow.stop_reason, flow.error, flow.error_type,
+            [(a.provider, a.model, a.status, a.error, a.duration_ms) for a in flow.attempts], list(flow.notes),
+            (flow.request_body, flow.upstream_body, flow.response_body, flow.events or None))
+
+
+def _bodies(parts: Sequence[Any], redactor: Redactor) -> tuple[bytes | None, int]:
+    raw = json.dumps({k: v for k, v in zip(BODY_PARTS, parts, strict=True) if v is not None}, ensure_ascii=False,
                      separators=(",", ":"))
     raw = redactor.text(raw)  # one pass over the whole text: a key anywhere in any body is gone
     if len(raw) > MAX_BODY_BYTES_PER_FLOW:
@@ -68,26 +85,21 @@ def _bodies(flow: Flow, redactor: Redactor) -> tuple[bytes | None, int]:
     return zlib.compress(data, 1), len(data)  # level 1: half of level 6's CPU on a real Claude Code body, ~18 % larger
 
 
-def record_of(flow: Flow, process: str, redactor: Redactor, *, bodies: bool) -> FlowRecord:
-    decision = flow.decision
-    usage = flow.usage
-    blob, size = _bodies(flow, redactor) if bodies and flow.kind == "messages" else (None, 0)
+def record_from(snap: Snapshot, process: str, redactor: Redactor, *, bodies: bool) -> FlowRecord:
+    """The redacted record of a :func:`snapshot` (``bodies``: keep them, compressed)."""
+    *fields, error, error_type, attempts, notes, parts = snap
+    blob, size = _bodies(parts, redactor) if bodies and fields[2] == "messages" else (None, 0)
     return FlowRecord(
-        process=process, flow_id=flow.id, started_at=flow.started_at, kind=flow.kind, stream=flow.stream,
-        session_id=flow.session_id, agent_id=flow.agent_id, parent_agent_id=flow.parent_agent_id,
-        requested_model=flow.requested_model,
-        route=decision.route if decision else None, provider=decision.provider if decision else None,
-        model=decision.model if decision else None, reason=decision.reason if decision else None,
-        status=flow.status, state=flow.state, first_byte_ms=flow.first_byte_ms, duration_ms=flow.duration_ms,
-        input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-        cache_read_tokens=usage.cache_read_input_tokens, cache_write_tokens=usage.cache_creation_input_tokens,
-        cost_usd=flow.cost_usd or 0.0, stop_reason=flow.stop_reason,
-        error=redactor.text(flow.error) if flow.error else None, error_type=flow.error_type,
-        attempts=[{"provider": a.provider, "model": a.model, "status": a.status,
-                   "error": redactor.text(a.error) if a.error else None, "duration_ms": a.duration_ms}
-                  for a in flow.attempts],
-        notes=[redactor.text(n) for n in flow.notes], bodies=blob, body_bytes=size,
+        process, *fields, error=redactor.text(error) if error else None, error_type=error_type,
+        attempts=[{"provider": provider, "model": model, "status": status,
+                   "error": redactor.text(failure) if failure else None, "duration_ms": duration}
+                  for provider, model, status, failure, duration in attempts],
+        notes=[redactor.text(n) for n in notes], bodies=blob, body_bytes=size,
     )
+
+
+def record_of(flow: Flow, process: str, redactor: Redactor, *, bodies: bool) -> FlowRecord:
+    return record_from(snapshot(flow), process, redactor, bodies=bodies)
 
 
 def decode_bodies(blob: bytes | None) -> dict[str, Any]:

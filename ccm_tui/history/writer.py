@@ -1,9 +1,10 @@
-"""Feeding the store without delaying a request: a bounded queue and one writer thread.
+"""Feeding the store without delaying a request: a bounded queue, one thread, and a sink.
 
 The bus callback only appends the finished flow to a deque (O(1), no lock, never blocks); the
-thread wakes every :data:`LINGER_S`, turns what arrived into redacted records and writes them in
-one transaction. When the queue is full — the disk is slow, the database is locked by another
-process for long — flows are counted as dropped, never waited for.
+thread wakes every :data:`LINGER_S`, snapshots what arrived and hands it to a sink in batches. The
+sink is the writer process (:mod:`.process`) unless it cannot run; then, and in tests, it is the
+store itself on this thread (:class:`StoreSink`). When the queue is full — the disk is slow, the
+database is locked by another process for long — flows are counted as dropped, never waited for.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 from ..config import HistorySettings, state_dir
 from ..events import EventBus, FlowEvent
 from ..flow import Flow
 from ..secrets import Redactor
 from .sqlite import SQLiteStore
-from .store import HistoryStore, record_of
+from .store import HistoryStore, Snapshot, record_from, snapshot
 
 log = logging.getLogger(__name__)
 QUEUE_FLOWS = 4096
@@ -39,16 +41,67 @@ def default_history_path() -> Path:
     return state_dir() / "history.sqlite3"
 
 
-class HistoryWriter:
-    def __init__(self, store: HistoryStore, redactor: Redactor, settings: HistorySettings, *,
-                 max_queued: int = QUEUE_FLOWS) -> None:
+def process_name() -> str:
+    """This process's key in the records: flow ids restart in every process."""
+    return f"{os.getpid()}-{secrets.token_hex(4)}"
+
+
+class Sink(Protocol):
+    """Where the writer thread's batches go."""
+
+    written: int  # records stored
+    failed: int  # records refused by the store, or lost with the writer process
+
+    def write(self, snapshots: list[Snapshot]) -> None:
+        """Store (or send on) one batch; never raises: a failure is counted and logged."""
+
+    def poll(self) -> None:
+        """Between batches: catch up on what was stored meanwhile; prune when due."""
+
+    def close(self, timeout: float) -> bool:
+        """Finish (bounded by ``timeout``); True when every record handed over was dealt with."""
+
+
+class StoreSink:
+    """Records made and written on the writer thread itself."""
+
+    def __init__(self, store: HistoryStore, redactor: Redactor, settings: HistorySettings,
+                 process: str | None = None) -> None:
         self.store = store
-        self.settings = settings
-        self.process = f"{os.getpid()}-{secrets.token_hex(4)}"
-        self.written = 0  # writer side
-        self._refused = 0  # proxy side: the queue was full
-        self._failed = 0  # writer side: the store refused the batch
+        self.process = process or process_name()
+        self.written = self.failed = 0
         self._redactor = redactor
+        self._settings = settings
+        self._next_prune = 0.0
+
+    def write(self, snapshots: list[Snapshot]) -> None:
+        try:
+            self.store.write([record_from(s, self.process, self._redactor, bodies=self._settings.bodies)
+                              for s in snapshots])
+            self.written += len(snapshots)
+        except (sqlite3.Error, OSError, ValueError, TypeError):  # locked past the busy timeout, disk full, …
+            log.exception("history: %d records not written", len(snapshots))
+            self.failed += len(snapshots)
+
+    def poll(self) -> None:
+        if time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + PRUNE_EVERY_S
+        try:
+            self.store.prune(retention_s=self._settings.retention_days * 86400.0,
+                             max_body_bytes=self._settings.max_mib * 1024 * 1024)
+        except (sqlite3.Error, OSError):
+            log.exception("history: pruning failed")
+
+    def close(self, timeout: float) -> bool:
+        self.store.close()
+        return True
+
+
+class HistoryWriter:
+    def __init__(self, sink: Sink, *, max_queued: int = QUEUE_FLOWS) -> None:
+        self.sink = sink
+        self._refused = 0  # proxy side: the queue was full
         self._max_queued = max_queued
         # Appended by the proxy's thread, popped by the writer's: deque ends are safe without a lock.
         # Each counter is changed by one thread only, so no update can be lost.
@@ -60,9 +113,13 @@ class HistoryWriter:
         self._thread.start()
 
     @property
+    def written(self) -> int:
+        return self.sink.written
+
+    @property
     def dropped(self) -> int:
         """Flows not recorded: the queue was full, or the store failed."""
-        return self._refused + self._failed
+        return self._refused + self.sink.failed
 
     @property
     def pending(self) -> int:
@@ -84,44 +141,25 @@ class HistoryWriter:
 
     # -- writer thread -----------------------------------------------------------------------------
     def _run(self) -> None:
-        self._prune()
-        last_prune = time.monotonic()
         while True:
+            self.sink.poll()
             stopping = self._stop.wait(LINGER_S)
             while self._queue:
-                batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
-                self._write(batch)
+                flows = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
+                self._bytes_out += sum(f.request_bytes for f in flows)
+                self.sink.write([snapshot(f) for f in flows])
             if stopping:
                 return
-            if time.monotonic() - last_prune > PRUNE_EVERY_S:
-                self._prune()
-                last_prune = time.monotonic()
-
-    def _write(self, flows: list[Flow]) -> None:
-        self._bytes_out += sum(f.request_bytes for f in flows)
-        try:
-            records = [record_of(f, self.process, self._redactor, bodies=self.settings.bodies) for f in flows]
-            self.store.write(records)
-            self.written += len(records)
-        except (sqlite3.Error, OSError, ValueError):  # locked past the busy timeout, disk full, …
-            log.exception("history: %d records not written", len(flows))
-            self._failed += len(flows)
-
-    def _prune(self) -> None:
-        try:
-            self.store.prune(retention_s=self.settings.retention_days * 86400.0,
-                             max_body_bytes=self.settings.max_mib * 1024 * 1024)
-        except (sqlite3.Error, OSError):
-            log.exception("history: pruning failed")
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write what is queued (bounded by ``timeout``), then close the store."""
+        """Write what is queued (bounded by ``timeout``), then close the sink."""
+        deadline = time.monotonic() + timeout
         self._stop.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.warning("history: still writing at exit; %d records not written", len(self._queue))
-        else:
-            self.store.close()
+        elif not self.sink.close(max(0.0, deadline - time.monotonic())):
+            log.warning("history: the writer process was still writing at exit; it finishes on its own")
 
 
 def _history_path(settings: HistorySettings) -> Path:
@@ -137,16 +175,28 @@ def prepare_history(settings: HistorySettings) -> None:
             pass  # each process reports it when it opens the file
 
 
-def open_history(settings: HistorySettings, bus: EventBus, redactor: Redactor) -> HistoryWriter | None:
+def open_history(settings: HistorySettings, bus: EventBus, redactor: Redactor, *,
+                 in_process: bool = False) -> HistoryWriter | None:
     """A writer subscribed to ``bus``, or None when history is off or the database cannot be opened
-    (logged: a broken history never stops the proxy)."""
+    (logged: a broken history never stops the proxy). Records are made and written by a process of
+    their own (``in_process``: on a thread of this one)."""
     if not settings.enabled:
         return None
     path = _history_path(settings)
     try:
-        writer = HistoryWriter(SQLiteStore(path), redactor, settings)
+        store = SQLiteStore(path)  # created, migrated and checked here: a problem is reported now
     except (sqlite3.Error, OSError, RuntimeError):
         log.exception("history: cannot open %s; this session is not recorded", path)
         return None
+    sink: Sink | None = None
+    if not in_process:
+        from .process import ProcessSink
+
+        sink = ProcessSink.start(path, redactor, settings, process_name())
+    if sink is None:
+        sink = StoreSink(store, redactor, settings)
+    else:
+        store.close()
+    writer = HistoryWriter(sink)
     bus.subscribe(writer.on_event)
     return writer

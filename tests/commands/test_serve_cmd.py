@@ -18,6 +18,7 @@ import httpx
 from tests.conftest import CANARY_KEY
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.server import run_asgi
+from tests.reliability.conftest import wait_until
 
 CONFIG = """
 [providers.anthropic]
@@ -143,6 +144,7 @@ path = "{tmp_path / 'history.sqlite3'}"
                                     "--port", "0", "--workers", "2"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         workers: list[str] = []
+        writers: list[str] = []
         try:
             match = LINE.search(process.stdout.readline())  # type: ignore[union-attr]
             assert match
@@ -152,19 +154,23 @@ path = "{tmp_path / 'history.sqlite3'}"
                                       json={"model": "x", "max_tokens": 5,
                                             "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
                 assert response.status_code == 200
-            workers = open(f"/proc/{process.pid}/task/{process.pid}/children").read().split()
-            assert len(workers) == 1
+            children = open(f"/proc/{process.pid}/task/{process.pid}/children").read().split()
+            writers = [pid for pid in children if b"history.process" in open(f"/proc/{pid}/cmdline", "rb").read()]
+            workers = [pid for pid in children if pid not in writers]
+            assert len(workers) == 1 and len(writers) == 1, "one worker; each process has its history writer"
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=15) == 0
             stderr = process.stderr.read()  # type: ignore[union-attr]
         finally:
             if process.poll() is None:
                 process.kill()
-            for pid in workers:
+            for pid in workers + writers:
                 if os.path.exists(f"/proc/{pid}"):
                     os.kill(int(pid), signal.SIGKILL)
     assert "Traceback" not in stderr
     assert not os.path.exists(f"/proc/{workers[0]}") or "zombie" in open(f"/proc/{workers[0]}/status").read().lower()
+    wait_until(lambda: not os.path.exists(f"/proc/{writers[0]}")
+               or "zombie" in open(f"/proc/{writers[0]}/status").read().lower(), 10)
     with sqlite3.connect(tmp_path / "history.sqlite3") as db:
         rows = db.execute("SELECT process, count(*) FROM flows GROUP BY process").fetchall()
     assert sum(n for _, n in rows) == 40 and len(rows) == 2, rows
