@@ -189,8 +189,10 @@ class ProcessSink:
             return
         self._read_replies()
         lost = self._lose_unconfirmed()
+        if self._proc.poll() is None:  # its pipes are closed: it can do nothing more
+            self._proc.kill()
         log.error("history: the writer process ended (exit code %s); %d records lost; writing on a thread from now on",
-                  self._proc.poll(), lost)
+                  self._proc.wait(), lost)
         try:
             self._fallback = StoreSink(SQLiteStore(self._path), self._redactor, self._settings, self._process)
         except (sqlite3.Error, OSError, RuntimeError):

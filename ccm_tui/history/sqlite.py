@@ -2,7 +2,7 @@
 
 The schema is versioned by ``PRAGMA user_version``; each migration runs once, in order, inside one
 ``BEGIN IMMEDIATE`` transaction (so two processes opening a new file at once migrate it once).
-Writes come in batches from one writer thread per process; readers never block writers (WAL).
+Writes come in batches from one writer per ccm-tui process; readers never block writers (WAL).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class SQLiteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)  # private from the first byte
         os.close(fd)
-        # The writer thread owns its connection; readers (commands) open their own store.
+        # The writer owns its connection (on its thread or process); readers open their own store.
         self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                    check_same_thread=False)
         try:
@@ -150,9 +150,10 @@ class SQLiteStore:
 
     # -- writing ---------------------------------------------------------------------------------
     def write(self, records: Sequence[FlowRecord]) -> None:
-        """One transaction; a few statements per batch, not two per record: each statement hands the
-        interpreter to the proxy's thread and back (measured: per-record statements cost the proxy
-        several times their own CPU under load). A flow written already keeps its first record."""
+        """One transaction; a few statements per batch, not two per record (where the writer is a thread,
+        each statement hands the interpreter to the proxy's thread and back: measured, per-record
+        statements cost the proxy several times their own CPU under load). A flow written already
+        keeps its first record."""
         with self._transaction():
             for chunk in _chunks(records):
                 values: list[Any] = []

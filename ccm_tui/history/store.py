@@ -1,8 +1,9 @@
 """What history keeps of a flow, and the interface a store implements.
 
-A :class:`FlowRecord` is a flat, redacted copy of a finished flow: it is taken on the writer's thread
-after the flow has ended (nothing writes a flow after ``finished``/``failed``), so the proxy pays
-only for putting the flow on a queue. Bodies are kept as zlib-compressed JSON, capped per flow.
+A :class:`FlowRecord` is a flat, redacted copy of a finished flow, made from its :func:`snapshot`
+(plain data, taken on the writer's thread after the flow has ended: nothing writes a flow after
+``finished``/``failed``), usually in the writer process. Bodies are kept as zlib-compressed JSON,
+capped per flow.
 """
 
 from __future__ import annotations
