@@ -5,13 +5,9 @@ lock, and under load cost the proxy three to four times its own CPU (bench/RESUL
 per stream request at 1,000 requests/s). Now the proxy's process only snapshots and marshals each
 flow (~10 µs) and writes each batch to a pipe; this child does the rest.
 
-The pipes carry frames: a 4-byte big-endian length, then a payload whose first byte names it.
-Parent → child: ``H`` hello (marshal of path, process key, bodies?, retention, body cap, secrets),
-``S`` the secrets again when they change (a reload's keys, claude's learned credential), ``F`` a
-batch (each snapshot marshalled, with a 4-byte length). Child → parent, once per batch: marshal of
-(written, failed, problem or None). The child exits when its stdin closes — the parent finished,
-or died — after writing what it has; it runs in a session of its own, so a Ctrl-C in the terminal
-reaches only the parent, which then closes the pipe.
+The child (:mod:`.child`, which also defines what the pipes carry) exits when its stdin closes —
+the parent finished, or died — after writing what it has. It runs in a session of its own, so a
+Ctrl-C in the terminal reaches only the parent, which then closes the pipe.
 """
 
 from __future__ import annotations
@@ -20,52 +16,27 @@ import logging
 import marshal
 import os
 import select
-import signal
 import sqlite3
-import struct
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from ..secrets import Redactor
+from .child import LENGTH, frame
 from .sqlite import SQLiteStore
-from .store import Snapshot, record_from
+from .store import Snapshot
 
 if TYPE_CHECKING:
     from ..config import HistorySettings
 
 log = logging.getLogger(__name__)
-_LENGTH = struct.Struct(">I")
 #: A batch goes in frames of about this size: the child holds one frame at a time.
 FRAME_BYTES = 4 * 1024 * 1024
-PRUNE_EVERY_S = 600.0
 _ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the ccm_tui package
 # -I: no environment variables, user site or current folder decide what the child imports.
-_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from ccm_tui.history.process import main; main()"
-
-
-def _frame(kind: bytes, body: bytes) -> bytes:
-    return _LENGTH.pack(len(body) + 1) + kind + body
-
-
-def _read_frame(stream: IO[bytes]) -> bytes | None:
-    """The next payload, or None at the end of the stream."""
-    head = stream.read(_LENGTH.size)
-    if len(head) < _LENGTH.size:
-        return None
-    body = stream.read(_LENGTH.unpack(head)[0])
-    return body if len(body) == _LENGTH.unpack(head)[0] else None
-
-
-def _items(body: memoryview) -> Iterator[Snapshot]:
-    at = 0
-    while at < len(body):
-        size = _LENGTH.unpack_from(body, at)[0]
-        yield marshal.loads(body[at + _LENGTH.size:at + _LENGTH.size + size])
-        at += _LENGTH.size + size
+_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from ccm_tui.history.child import main; main()"
 
 
 class ProcessSink:
@@ -100,7 +71,7 @@ class ProcessSink:
             return None
         sink = cls(proc, path, redactor, settings, process)
         sink._secrets = redactor.values
-        sink._send(_frame(b"H", marshal.dumps((os.path.abspath(path), process, settings.bodies,
+        sink._send(frame(b"H", marshal.dumps((os.path.abspath(path), process, settings.bodies,
                                                settings.retention_days * 86400.0,
                                                settings.max_mib * 1024 * 1024, sink._secrets))))
         return sink
@@ -120,7 +91,7 @@ class ProcessSink:
     def write(self, snapshots: list[Snapshot]) -> None:
         if self._fallback is None and self._redactor.values is not self._secrets:
             self._secrets = self._redactor.values
-            self._send(_frame(b"S", marshal.dumps(self._secrets)))
+            self._send(frame(b"S", marshal.dumps(self._secrets)))
         if self._fallback is not None:
             self._fallback.write(snapshots)
             return
@@ -137,16 +108,16 @@ class ProcessSink:
             while end < len(items) and size < FRAME_BYTES:
                 size += len(items[end][1])
                 end += 1
-            if not self._send(_frame(b"F", b"".join(_LENGTH.pack(len(item)) + item for _, item in items[start:end]))):
+            if not self._send(frame(b"F", b"".join(LENGTH.pack(len(item)) + item for _, item in items[start:end]))):
                 self._fallback.write([snap for snap, _ in items[start:]])  # the child is gone: the rest here
                 return
             self._sent += end - start
             start = end
 
-    def _send(self, frame: bytes) -> bool:
+    def _send(self, data: bytes) -> bool:
         assert self._proc.stdin is not None
         try:
-            self._proc.stdin.write(frame)
+            self._proc.stdin.write(data)
             self._proc.stdin.flush()
         except (OSError, ValueError):
             self._child_gone()
@@ -171,12 +142,12 @@ class ProcessSink:
             if not data:
                 return False
             self._replies += data
-            while len(self._replies) >= _LENGTH.size:
-                size = _LENGTH.unpack_from(self._replies)[0]
-                if len(self._replies) < _LENGTH.size + size:
+            while len(self._replies) >= LENGTH.size:
+                size = LENGTH.unpack_from(self._replies)[0]
+                if len(self._replies) < LENGTH.size + size:
                     break
-                written, failed, problem = marshal.loads(self._replies[_LENGTH.size + 1:_LENGTH.size + size])
-                del self._replies[:_LENGTH.size + size]
+                written, failed, problem = marshal.loads(self._replies[LENGTH.size + 1:LENGTH.size + size])
+                del self._replies[:LENGTH.size + size]
                 self._written, self._failed = self._written + written, self._failed + failed
                 self._confirmed += written + failed
                 if problem:
@@ -238,60 +209,3 @@ class _Refusing:
 
     def close(self, timeout: float) -> bool:
         return True
-
-
-# -- the child ---------------------------------------------------------------------------------
-class _Replies:
-    """The child's counts to the parent; once the parent is gone, the rest of the pipe is still written."""
-
-    def __init__(self, out: IO[bytes]) -> None:
-        self._out: IO[bytes] | None = out
-
-    def __call__(self, written: int, failed: int, problem: str | None = None) -> None:
-        if self._out is None:
-            return
-        try:
-            self._out.write(_frame(b"R", marshal.dumps((written, failed, problem))))
-            self._out.flush()
-        except OSError:  # the parent died: nobody reads this any more
-            self._out = None
-
-
-def main() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this ends: it closes stdin
-    stdin, reply = sys.stdin.buffer, _Replies(sys.stdout.buffer)
-    hello = _read_frame(stdin)
-    if hello is None:
-        return
-    path, process, bodies, retention_s, max_body_bytes, secrets = marshal.loads(memoryview(hello)[1:])
-    redactor = Redactor(secrets)
-    try:
-        store = SQLiteStore(path)
-    except (sqlite3.Error, OSError, RuntimeError) as exc:
-        reply(0, 0, f"cannot open {path}: {exc}")
-        return
-    def prune() -> None:
-        try:
-            store.prune(retention_s=retention_s, max_body_bytes=max_body_bytes)
-        except (sqlite3.Error, OSError) as exc:
-            reply(0, 0, f"pruning failed: {exc}")
-
-    prune()
-    next_prune = time.monotonic() + PRUNE_EVERY_S
-    try:
-        while (frame := _read_frame(stdin)) is not None:
-            kind, body = frame[:1], memoryview(frame)[1:]
-            if kind == b"S":
-                redactor = Redactor(marshal.loads(body))
-                continue
-            snapshots = list(_items(body))
-            try:
-                store.write([record_from(s, process, redactor, bodies=bodies) for s in snapshots])
-                reply(len(snapshots), 0)
-            except (sqlite3.Error, OSError, ValueError) as exc:  # locked past the busy timeout, disk full, …
-                reply(0, len(snapshots), f"{len(snapshots)} records not written: {exc}")
-            if time.monotonic() >= next_prune:
-                next_prune = time.monotonic() + PRUNE_EVERY_S
-                prune()
-    finally:
-        store.close()

@@ -155,7 +155,7 @@ path = "{tmp_path / 'history.sqlite3'}"
                                             "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
                 assert response.status_code == 200
             children = open(f"/proc/{process.pid}/task/{process.pid}/children").read().split()
-            writers = [pid for pid in children if b"history.process" in open(f"/proc/{pid}/cmdline", "rb").read()]
+            writers = [pid for pid in children if b"history.child" in open(f"/proc/{pid}/cmdline", "rb").read()]
             workers = [pid for pid in children if pid not in writers]
             assert len(workers) == 1 and len(writers) == 1, "one worker; each process has its history writer"
             process.send_signal(signal.SIGTERM)
