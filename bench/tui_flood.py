@@ -124,7 +124,8 @@ def measure(targets: list[Target], args: argparse.Namespace, tui: FloodingTui | 
                            "cpu_pct": round((cpu_seconds(cpu_pid) - c0) / wall * 100, 1)}
     if tui:
         b1, t1 = tui.flood_bytes()
-        out["flood_kb_s"] = round((b1 - b0) / max(1e-3, t1 - t0) / 1000, 1)
+        # None when the fake claude wrote no stats meanwhile (every 0.2 s): a window too short to tell
+        out["flood_kb_s"] = round((b1 - b0) / (t1 - t0) / 1000, 1) if t1 > t0 else None
         out["tui_cpu_pct"] = round((cpu_seconds(tui.pid) - tc0) / wall * 100, 1)
         out["tui_main_cpu_pct"] = round((main_thread_cpu(tui.pid) - mc0) / wall * 100, 1)
     direct, proxied = lat["direct"], lat["proxy"]
