@@ -10,13 +10,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import platformdirs
-import tomlkit
-from tomlkit.exceptions import ParseError
 
 from .router_rules import Rule
 from .secrets import Secret
@@ -57,6 +56,11 @@ def default_config_path() -> Path:
     if env:
         return Path(env).expanduser()
     return Path(platformdirs.user_config_dir("ccm-tui")) / "config.toml"
+
+
+def real_file(path: Path) -> Path:
+    """The file a write must replace: a symlink (chain) resolved to its target."""
+    return Path(os.path.realpath(path))
 
 
 def state_dir() -> Path:
@@ -253,11 +257,12 @@ def load_config(path: Path | str | None = None, *, env: dict[str, str] | None = 
 def parse_config(text: str, *, env: Any = None, source: str = "config") -> Config:
     from .config_validate import build_config  # validation lives in its own module
 
-    try:
-        doc = tomlkit.parse(text)
-    except ParseError as exc:
-        raise ConfigError([f"{source}:{exc.line}: TOML syntax error: {exc}"]) from None
-    return build_config(doc.unwrap(), text, os.environ if env is None else env, source)
+    try:  # tomllib reads (stdlib, light); tomlkit only where a write must keep the file's comments
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        raise ConfigError([f"{source}:{line.group(1) if line else '?'}: TOML syntax error: {exc}"]) from None
+    return build_config(data, text, os.environ if env is None else env, source)
 
 
 def referenced_vars(value: str) -> list[str]:

@@ -12,19 +12,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
-from pathlib import Path
 from typing import Any
 
 import tomlkit
 from tomlkit.exceptions import ParseError
 
-from .config import Config, ConfigError, check_route, parse_config, parse_target
+from .config import Config, ConfigError, check_route, parse_config, parse_target, real_file
 from .secrets import write_private
-
-
-def real_file(path: Path) -> Path:
-    """The file a write must replace: a symlink (chain) resolved to its target."""
-    return Path(os.path.realpath(path))
 
 
 def write_route(config: Config, route: str, target: str | None, *, env: Any = None) -> Config:

@@ -17,8 +17,7 @@ import logging
 import os
 from pathlib import Path
 
-from ..config import Config, ConfigError, load_config, parse_target
-from ..config_file import real_file, write_route
+from ..config import Config, ConfigError, load_config, parse_target, real_file
 from ..events import EventBus, SessionUpdate
 from .budget import Ledger
 
@@ -99,6 +98,10 @@ class Session:
 
     async def set_route(self, route: str, target: str | None) -> str:
         """Change a route in the file (as it is on disk now), then in force; raises, changing nothing."""
+        from ..config_file import (
+            write_route,  # and tomlkit with it: loaded on a first switch, not in every proxy
+        )
+
         async with self._lock:
             config = await asyncio.to_thread(write_route, self.config, route, target)
             if config.path is not None and not config.embedded_default:
