@@ -155,6 +155,16 @@ def cpu_seconds(pid: int, thread: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def child_rss(pid: int) -> dict[str, float]:
+    """VmRSS and VmHWM in MB of ``pid``'s child processes together (serve's history writer)."""
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return {}
+    each = [rss(int(k)) for k in kids]
+    return {key: round(sum(r.get(key, 0.0) for r in each), 1) for key in ("VmRSS", "VmHWM")} if each else {}
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """CPU seconds of ``pid`` and its descendants still running (workers, a peer's child processes)."""
     total = cpu_seconds(pid)

@@ -68,6 +68,10 @@ def rows(r: dict[str, Any]) -> list[Row]:
     out.append(("proxy RSS serving MB (VmRSS / peak VmHWM)",
                 {"ccm": f"{r['rss_serving_mb'].get('VmRSS')} / {r['rss_serving_mb'].get('VmHWM')}"},
                 "< 80", (h["rss_serving_mb"] or 1e9) < 80))
+    writer = r.get("rss_history_writer_mb") or {}
+    if writer:
+        out.append(("history writer process RSS MB (VmRSS / peak VmHWM)",
+                    {"ccm": f"{writer.get('VmRSS')} / {writer.get('VmHWM')}"}, "", None))
     st = r["startup"]
     ready = {"ccm": st["first_request_s"]}
     for name, peer in (r.get("peers") or {}).items():

@@ -41,6 +41,7 @@ from procs import (  # noqa: E402
     BENCH,
     ROOT,
     TOKEN,
+    child_rss,
     cpu_seconds,
     rss,
     start_fake,
@@ -161,6 +162,7 @@ def bench(cfg: dict[str, Any], log) -> dict[str, Any]:  # type: ignore[no-untype
         notes += [f"{name} concurrent streams: {c['errors']} errors, e.g. {c['error_samples'][:1]}"
                   for name, c in conc.items() if c["errors"]]
         results["rss_serving_mb"] = rss(pid)
+        results["rss_history_writer_mb"] = child_rss(pid)  # its own process since #19 (history/process.py)
         log("translator micro-benchmark ...")
         results["micro"] = micro.micro(cfg["micro_chunks"], cfg["micro_s"])
         if "skipped" in results["micro"]["openai_translate"]:
