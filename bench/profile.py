@@ -58,7 +58,7 @@ def summarise(raw: Path) -> tuple[int, dict[str, int], collections.Counter[str]]
     own: collections.Counter[str] = collections.Counter()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if not stack:
+        if not stack or not count.isdigit():  # a frame name py-spy wrapped onto a line of its own
             continue
         n = int(count)
         total += n

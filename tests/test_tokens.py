@@ -10,13 +10,13 @@ import os
 import struct
 import subprocess
 import sys
-import threading
 import types
 from pathlib import Path
 
 import pytest
 
 from ccm_tui import tokens
+from tests.reliability.conftest import all_at_once
 
 FIXTURES = Path(__file__).parent / "fixtures" / "claude-code"
 
@@ -174,23 +174,13 @@ def test_warm_up_is_thread_safe(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_build(name)
 
     monkeypatch.setattr(tokens, "_build", counting_build)
-    barrier, errors = threading.Barrier(6), []
     seen: list[tuple[int, int]] = []
 
-    def worker() -> None:
-        try:
-            barrier.wait(timeout=10)
-            tokens.warm_up()
-            seen.append((id(tokens.encoding_for(None)), id(tokens.encoding_for("gpt-4o"))))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+    def warm_and_look() -> None:
+        tokens.warm_up()
+        seen.append((id(tokens.encoding_for(None)), id(tokens.encoding_for("gpt-4o"))))
 
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors and len(seen) == 6
+    assert all_at_once(warm_and_look, threads=6) == [] and len(seen) == 6
     assert sorted(builds) == ["cl100k_base", "o200k_base"]
     assert len(set(seen)) == 1
 

@@ -24,7 +24,7 @@ from ccm_tui.history.store import FlowRecord, decode_bodies, record_of
 from ccm_tui.history.writer import HistoryWriter, StoreSink, open_history
 from ccm_tui.secrets import Redactor, Secret
 from tests.conftest import CANARY_KEY
-from tests.reliability.conftest import rss_mb, wait_until
+from tests.reliability.conftest import all_at_once, rss_mb, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -150,24 +150,9 @@ def test_three_stores_opening_one_new_file_at_once_all_open(tmp_path: Path) -> N
     """Switching a new file to WAL: SQLite fails one of two racing openers at once, busy_timeout or
     not (CI saw "database is locked" from the two-process test above). 100 races of three; before
     the retry about 3 % of openers failed."""
-    errors: list[BaseException] = []
     for race in range(100):
         path = tmp_path / f"race{race}.db"
-        start = threading.Barrier(3)
-
-        def open_and_close(path: Path = path, start: threading.Barrier = start) -> None:
-            start.wait(timeout=10)
-            try:
-                SQLiteStore(path).close()
-            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=open_and_close) for _ in range(3)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-    assert errors == []
+        assert all_at_once(lambda path=path: SQLiteStore(path).close(), threads=3) == []
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -231,6 +232,25 @@ def tcp_connections(port: int) -> int:
                 if state == "01" and int(remote.rsplit(":", 1)[1], 16) == port:
                     count += 1
     return count
+
+
+def all_at_once(action: Callable[[], object], threads: int, timeout: float = 60.0) -> list[BaseException]:
+    """Run ``action`` on ``threads`` threads released together by a barrier; what they raised."""
+    start, errors = threading.Barrier(threads), []
+
+    def run() -> None:
+        try:
+            start.wait(timeout=10)
+            action()
+        except BaseException as exc:  # noqa: BLE001 - collected for the caller to assert on
+            errors.append(exc)
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=timeout)
+    return errors
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float) -> float:
