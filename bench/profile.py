@@ -30,7 +30,7 @@ from throughput import load  # noqa: E402
 #: (label, substring of a frame), most specific first: a sample counts for the first component
 #: found anywhere on its stack, so the shares add up to 100 %.
 COMPONENTS = [
-    ("history writer thread: records, SQLite", "HistoryWriter"),
+    ("history: snapshots handed to the writer process", "HistoryWriter"),
     ("bus: views, printer, history queue", "publish ("),
     ("OpenAI translation: request, answer, stream", "providers/openai/"),
     ("httpx: request/response models", "httpx/"),
