@@ -148,6 +148,7 @@ class HistoryWriter:
                 flows = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
                 self._bytes_out += sum(f.request_bytes for f in flows)
                 self.sink.write([snapshot(f) for f in flows])
+                self.sink.poll()  # the writer process's replies never pile up in their pipe: it never waits on us
             if stopping:
                 return
 
