@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..secrets import Redactor
 from .child import LENGTH, frame
@@ -30,6 +30,7 @@ from .store import Snapshot
 
 if TYPE_CHECKING:
     from ..config import HistorySettings
+    from .writer import Sink
 
 log = logging.getLogger(__name__)
 #: A batch goes in frames of about this size: the child holds one frame at a time.
@@ -51,7 +52,7 @@ class ProcessSink:
         self._confirmed = 0  # of those, reported written or failed by it
         self._replies = bytearray()
         self._secrets: tuple[str, ...] = ()
-        self._fallback: Any = None  # a StoreSink once the child is gone
+        self._fallback: Sink | None = None  # a StoreSink once the child is gone
         assert proc.stdout is not None
         self._replies_fd = proc.stdout.fileno()
         os.set_blocking(self._replies_fd, False)
@@ -109,7 +110,8 @@ class ProcessSink:
                 size += len(items[end][1])
                 end += 1
             if not self._send(frame(b"F", b"".join(LENGTH.pack(len(item)) + item for _, item in items[start:end]))):
-                self._fallback.write([snap for snap, _ in items[start:]])  # the child is gone: the rest here
+                assert self._fallback is not None  # the child is gone: the rest is written here
+                self._fallback.write([snap for snap, _ in items[start:]])
                 return
             self._sent += end - start
             start = end
