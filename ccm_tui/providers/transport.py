@@ -295,7 +295,9 @@ class _Body(httpx.AsyncByteStream):
             try:
                 size = int(size_text, 16)
             except ValueError:
-                raise httpx.RemoteProtocolError("malformed chunk size") from None
+                size = -1
+            if size < 0:  # int() takes a sign: "-5" would read to the end of the connection
+                raise httpx.RemoteProtocolError("malformed chunk size")
             if size == 0:
                 async with asyncio.timeout(timeout):
                     while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers

@@ -179,3 +179,20 @@ async def test_connections_are_reused_and_bounded(resetting) -> None:
             assert pool.idle <= 4  # at most max_idle kept afterwards
         server.close()
         assert len(served) == 15
+
+
+@pytest.mark.parametrize("size_line", [b"-5", b"zz", b""])
+async def test_a_malformed_chunk_size_fails_at_once(size_line: bytes) -> None:
+    """A signed size ("-5", which int() takes) once read to the end of a connection the upstream keeps
+    open: the request hung until the read timeout instead of failing."""
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" + size_line + b"\r\nabcde\r\n")
+        await asyncio.sleep(30)  # keeps the connection open
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with httpx.AsyncClient(transport=Http1Transport(), timeout=20) as client:
+        with pytest.raises(httpx.RemoteProtocolError, match="malformed chunk size"):
+            await asyncio.wait_for(client.get(f"http://127.0.0.1:{port}/"), 5)
+    server.close()
