@@ -26,6 +26,7 @@ READ_BYTES = 64 * 1024
 MAX_IDLE = 64  # idle connections kept per origin
 KEEPALIVE_S = 5.0  # an idle connection older than this is closed, not reused
 RETRIES = 3
+MAX_INFORMATIONAL = 8  # 1xx answers skipped before the real one; more is a protocol error
 BACKOFF_S = 0.025
 
 Origin = tuple[bytes, str, int]
@@ -185,9 +186,9 @@ def _request_head(request: httpx.Request) -> bytes:
 
 async def _read_head(reader: asyncio.StreamReader, timeout: float | None, reused: bool
                      ) -> tuple[int, bytes, list[tuple[bytes, bytes]], bool]:
-    """Status line and headers (informational 1xx answers skipped)."""
+    """Status line and headers (informational 1xx answers skipped, a few at most)."""
     first = True
-    while True:
+    for _ in range(MAX_INFORMATIONAL + 1):
         try:
             async with asyncio.timeout(timeout):
                 raw = await reader.readuntil(b"\r\n\r\n")
@@ -218,6 +219,7 @@ async def _read_head(reader: asyncio.StreamReader, timeout: float | None, reused
                 raise httpx.RemoteProtocolError("malformed response header")
             headers.append((name, value.strip(b" \t")))
         return status, parts[2] if len(parts) > 2 else b"", headers, parts[0] == b"HTTP/1.0"
+    raise httpx.RemoteProtocolError(f"more than {MAX_INFORMATIONAL} informational (1xx) answers")
 
 
 def _framing(method: str, status: int, headers: list[tuple[bytes, bytes]], http10: bool

@@ -196,3 +196,19 @@ async def test_a_malformed_chunk_size_fails_at_once(size_line: bytes) -> None:
         with pytest.raises(httpx.RemoteProtocolError, match="malformed chunk size"):
             await asyncio.wait_for(client.get(f"http://127.0.0.1:{port}/"), 5)
     server.close()
+
+
+async def test_an_endless_run_of_informational_answers_is_refused() -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        for _ in range(10_000):  # bounded here too; the transport gives up long before
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with httpx.AsyncClient(transport=Http1Transport(), timeout=20) as client:
+        with pytest.raises(httpx.RemoteProtocolError, match="informational"):
+            await asyncio.wait_for(client.get(f"http://127.0.0.1:{port}/"), 10)
+    server.close()
