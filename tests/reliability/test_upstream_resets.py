@@ -181,6 +181,16 @@ async def test_connections_are_reused_and_bounded(resetting) -> None:
         assert len(served) == 15
 
 
+async def _refused(handle, match: str) -> None:  # type: ignore[no-untyped-def]
+    """One GET through the transport to a raw upstream ``handle``: a protocol error, within seconds."""
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with httpx.AsyncClient(transport=Http1Transport(), timeout=20) as client:
+        with pytest.raises(httpx.RemoteProtocolError, match=match):
+            await asyncio.wait_for(client.get(f"http://127.0.0.1:{port}/"), 10)
+    server.close()
+
+
 @pytest.mark.parametrize("size_line", [b"-5", b"zz", b""])
 async def test_a_malformed_chunk_size_fails_at_once(size_line: bytes) -> None:
     """A signed size ("-5", which int() takes) once read to the end of a connection the upstream keeps
@@ -190,12 +200,7 @@ async def test_a_malformed_chunk_size_fails_at_once(size_line: bytes) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" + size_line + b"\r\nabcde\r\n")
         await asyncio.sleep(30)  # keeps the connection open
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    async with httpx.AsyncClient(transport=Http1Transport(), timeout=20) as client:
-        with pytest.raises(httpx.RemoteProtocolError, match="malformed chunk size"):
-            await asyncio.wait_for(client.get(f"http://127.0.0.1:{port}/"), 5)
-    server.close()
+    await _refused(handle, "malformed chunk size")
 
 
 async def test_an_endless_run_of_informational_answers_is_refused() -> None:
@@ -206,9 +211,4 @@ async def test_an_endless_run_of_informational_answers_is_refused() -> None:
             await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    async with httpx.AsyncClient(transport=Http1Transport(), timeout=20) as client:
-        with pytest.raises(httpx.RemoteProtocolError, match="informational"):
-            await asyncio.wait_for(client.get(f"http://127.0.0.1:{port}/"), 10)
-    server.close()
+    await _refused(handle, "informational")
