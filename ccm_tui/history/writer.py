@@ -23,6 +23,7 @@ from ..config import HistorySettings, state_dir
 from ..events import EventBus, FlowEvent
 from ..flow import Flow
 from ..secrets import Redactor
+from .child import PRUNE_EVERY_S
 from .sqlite import SQLiteStore
 from .store import HistoryStore, Snapshot, record_from, snapshot
 
@@ -34,7 +35,6 @@ BATCH = 256
 #: wake-up per flow (a thread woken per request took ~0.3 ms of the proxy's CPU per request under
 #: load, mostly GIL hand-offs); the proxy's side is one append, with no lock.
 LINGER_S = 0.05
-PRUNE_EVERY_S = 600.0
 
 
 def default_history_path() -> Path:
