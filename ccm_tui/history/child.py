@@ -1,12 +1,13 @@
 """The history writer process itself (see :mod:`.process` for why, and for the parent's side).
 
 The pipes carry frames: a 4-byte big-endian length, then a payload whose first byte names it.
-Parent → child: ``H`` hello (marshal of path, process key, bodies?, retention, body cap, secrets),
-``S`` the secrets again when they change (a reload's keys, claude's learned credential), ``F`` a
-batch (each snapshot marshalled, with a 4-byte length). Child → parent, once per batch: ``R``,
+Parent → child: ``H`` hello (marshal of path, process key, ``[history]``'s bodies, retention_days
+and max_mib, secrets), ``S`` the secrets again when they change (a reload's keys, claude's learned
+credential), ``F`` a batch (each snapshot marshalled, with a 4-byte length). Child → parent, once per batch: ``R``,
 marshal of (written, failed, problem or None). The child exits when its stdin closes — the parent
-finished, or died — after writing what it has. It imports no more than it needs: it is a process
-for as long as ccm-tui runs.
+finished, or died — after writing what it has. It writes with the same :class:`.sink.StoreSink` the
+thread writer uses, and relays that sink's problems to the parent's log. It imports no more than it
+needs: it is a process for as long as ccm-tui runs.
 """
 
 from __future__ import annotations
@@ -16,16 +17,16 @@ import signal
 import sqlite3
 import struct
 import sys
-import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import IO
 
 from ..secrets import Redactor
+from .sink import StoreSink
 from .sqlite import SQLiteStore
-from .store import Snapshot, record_from
+from .store import Snapshot
 
 LENGTH = struct.Struct(">I")
-PRUNE_EVERY_S = 600.0
 
 
 def frame(kind: bytes, body: bytes) -> bytes:
@@ -37,8 +38,9 @@ def read_frame(stream: IO[bytes]) -> bytes | None:
     head = stream.read(LENGTH.size)
     if len(head) < LENGTH.size:
         return None
-    body = stream.read(LENGTH.unpack(head)[0])
-    return body if len(body) == LENGTH.unpack(head)[0] else None
+    size = LENGTH.unpack(head)[0]
+    body = stream.read(size)
+    return body if len(body) == size else None
 
 
 def items(body: memoryview) -> Iterator[Snapshot]:
@@ -71,36 +73,33 @@ def main() -> None:
     hello = read_frame(stdin)
     if hello is None:
         return
-    path, process, bodies, retention_s, max_body_bytes, secrets = marshal.loads(memoryview(hello)[1:])
-    redactor = Redactor(secrets)
+    path, process, bodies, retention_days, max_mib, secrets = marshal.loads(memoryview(hello)[1:])
     try:
         store = SQLiteStore(path)
     except (sqlite3.Error, OSError, RuntimeError) as exc:
-        reply(0, 0, f"cannot open {path}: {exc}")
+        reply(0, 0, f"history: cannot open {path}: {exc}")
         return
+    problems: list[str] = []
+    keeping = SimpleNamespace(bodies=bodies, retention_days=retention_days, max_mib=max_mib)
+    sink = StoreSink(store, Redactor(secrets), keeping, process,
+                     on_problem=lambda message, exc: problems.append(f"{message}: {exc}"))
 
-    def prune() -> None:
-        try:
-            store.prune(retention_s=retention_s, max_body_bytes=max_body_bytes)
-        except (sqlite3.Error, OSError) as exc:
-            reply(0, 0, f"pruning failed: {exc}")
+    def report(written: int = 0, failed: int = 0) -> None:
+        if written or failed or problems:
+            reply(written, failed, "; ".join(problems) or None)
+            problems.clear()
 
-    prune()
-    next_prune = time.monotonic() + PRUNE_EVERY_S
     try:
+        sink.poll()  # prunes now, and again when due
+        report()
         while (payload := read_frame(stdin)) is not None:
             kind, body = payload[:1], memoryview(payload)[1:]
             if kind == b"S":
-                redactor = Redactor(marshal.loads(body))
+                sink.redactor = Redactor(marshal.loads(body))
                 continue
-            snapshots = list(items(body))
-            try:
-                store.write([record_from(s, process, redactor, bodies=bodies) for s in snapshots])
-                reply(len(snapshots), 0)
-            except (sqlite3.Error, OSError, ValueError) as exc:  # locked past the busy timeout, disk full, …
-                reply(0, len(snapshots), f"{len(snapshots)} records not written: {exc}")
-            if time.monotonic() >= next_prune:
-                next_prune = time.monotonic() + PRUNE_EVERY_S
-                prune()
+            written, failed = sink.written, sink.failed
+            sink.write(list(items(body)))
+            sink.poll()
+            report(sink.written - written, sink.failed - failed)
     finally:
         store.close()

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 
 from ..secrets import Redactor
 from .child import LENGTH, frame
+from .sink import Sink, StoreSink
 from .sqlite import SQLiteStore
 from .store import Snapshot
 
 if TYPE_CHECKING:
     from ..config import HistorySettings
-    from .writer import Sink
 
 log = logging.getLogger(__name__)
 #: A batch goes in frames of about this size: the child holds one frame at a time.
@@ -51,7 +51,7 @@ class ProcessSink:
         self._sent = 0  # records handed to the child
         self._confirmed = 0  # of those, reported written or failed by it
         self._replies = bytearray()
-        self._secrets: tuple[str, ...] = ()
+        self._secrets = redactor.values  # what the child was last sent
         self._fallback: Sink | None = None  # a StoreSink once the child is gone
         assert proc.stdout is not None
         self._replies_fd = proc.stdout.fileno()
@@ -71,10 +71,8 @@ class ProcessSink:
             log.exception("history: the writer process did not start; writing on a thread instead")
             return None
         sink = cls(proc, path, redactor, settings, process)
-        sink._secrets = redactor.values
         sink._send(frame(b"H", marshal.dumps((os.path.abspath(path), process, settings.bodies,
-                                               settings.retention_days * 86400.0,
-                                               settings.max_mib * 1024 * 1024, sink._secrets))))
+                                               settings.retention_days, settings.max_mib, sink._secrets))))
         return sink
 
     @property
@@ -153,11 +151,9 @@ class ProcessSink:
                 self._written, self._failed = self._written + written, self._failed + failed
                 self._confirmed += written + failed
                 if problem:
-                    log.error("history: %s", self._redactor.text(problem))
+                    log.error("%s (in the writer process)", self._redactor.text(problem))
 
     def _child_gone(self) -> None:
-        from .writer import StoreSink
-
         if self._fallback is not None:
             return
         self._read_replies()

@@ -17,15 +17,14 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Protocol
 
 from ..config import HistorySettings, state_dir
 from ..events import EventBus, FlowEvent
 from ..flow import Flow
 from ..secrets import Redactor
-from .child import PRUNE_EVERY_S
+from .sink import Sink, StoreSink
 from .sqlite import SQLiteStore
-from .store import HistoryStore, Snapshot, record_from, snapshot
+from .store import snapshot
 
 log = logging.getLogger(__name__)
 QUEUE_FLOWS = 4096
@@ -44,58 +43,6 @@ def default_history_path() -> Path:
 def process_name() -> str:
     """This process's key in the records: flow ids restart in every process."""
     return f"{os.getpid()}-{secrets.token_hex(4)}"
-
-
-class Sink(Protocol):
-    """Where the writer thread's batches go."""
-
-    written: int  # records stored
-    failed: int  # records refused by the store, or lost with the writer process
-
-    def write(self, snapshots: list[Snapshot]) -> None:
-        """Store (or send on) one batch; never raises: a failure is counted and logged."""
-
-    def poll(self) -> None:
-        """Between batches: catch up on what was stored meanwhile; prune when due."""
-
-    def close(self, timeout: float) -> bool:
-        """Finish (bounded by ``timeout``); True when every record handed over was dealt with."""
-
-
-class StoreSink:
-    """Records made and written on the writer thread itself."""
-
-    def __init__(self, store: HistoryStore, redactor: Redactor, settings: HistorySettings,
-                 process: str | None = None) -> None:
-        self.store = store
-        self.process = process or process_name()
-        self.written = self.failed = 0
-        self._redactor = redactor
-        self._settings = settings
-        self._next_prune = 0.0
-
-    def write(self, snapshots: list[Snapshot]) -> None:
-        try:
-            self.store.write([record_from(s, self.process, self._redactor, bodies=self._settings.bodies)
-                              for s in snapshots])
-            self.written += len(snapshots)
-        except (sqlite3.Error, OSError, ValueError, TypeError):  # locked past the busy timeout, disk full, …
-            log.exception("history: %d records not written", len(snapshots))
-            self.failed += len(snapshots)
-
-    def poll(self) -> None:
-        if time.monotonic() < self._next_prune:
-            return
-        self._next_prune = time.monotonic() + PRUNE_EVERY_S
-        try:
-            self.store.prune(retention_s=self._settings.retention_days * 86400.0,
-                             max_body_bytes=self._settings.max_mib * 1024 * 1024)
-        except (sqlite3.Error, OSError):
-            log.exception("history: pruning failed")
-
-    def close(self, timeout: float) -> bool:
-        self.store.close()
-        return True
 
 
 class HistoryWriter:
@@ -195,7 +142,7 @@ def open_history(settings: HistorySettings, bus: EventBus, redactor: Redactor, *
 
         sink = ProcessSink.start(path, redactor, settings, process_name())
     if sink is None:
-        sink = StoreSink(store, redactor, settings)
+        sink = StoreSink(store, redactor, settings, process_name())
     else:
         store.close()
     writer = HistoryWriter(sink)

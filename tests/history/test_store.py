@@ -19,9 +19,10 @@ import pytest
 from ccm_tui.config import HistorySettings
 from ccm_tui.events import EventBus, FlowEvent
 from ccm_tui.flow import Decision, Flow
+from ccm_tui.history.sink import StoreSink
 from ccm_tui.history.sqlite import CHUNK_SIZES, MIGRATIONS, SQLiteStore
 from ccm_tui.history.store import FlowRecord, decode_bodies, record_of
-from ccm_tui.history.writer import HistoryWriter, StoreSink, open_history
+from ccm_tui.history.writer import HistoryWriter, open_history
 from ccm_tui.secrets import Redactor, Secret
 from tests.conftest import CANARY_KEY
 from tests.reliability.conftest import all_at_once, rss_mb, wait_until
@@ -42,7 +43,7 @@ def make_flow(session: str | None = "s1", agent: str | None = None, parent: str 
 
 
 def writer_for(path: Path, **settings: object) -> HistoryWriter:
-    return HistoryWriter(StoreSink(SQLiteStore(path), Redactor([Secret(CANARY_KEY)]), HistorySettings(**settings)))  # type: ignore[arg-type]
+    return HistoryWriter(StoreSink(SQLiteStore(path), Redactor([Secret(CANARY_KEY)]), HistorySettings(**settings), "p"))  # type: ignore[arg-type]
 
 
 def test_records_round_trip_with_redacted_bodies_in_a_private_wal_file(tmp_path: Path) -> None:
@@ -107,7 +108,7 @@ def test_a_stuck_store_never_blocks_the_proxy_side(tmp_path: Path) -> None:
             release.wait(60)
             super().write(records)
 
-    writer = HistoryWriter(StoreSink(StuckStore(tmp_path / "h.db"), Redactor(), HistorySettings()), max_queued=10)
+    writer = HistoryWriter(StoreSink(StuckStore(tmp_path / "h.db"), Redactor(), HistorySettings(), "p"), max_queued=10)
     flows = [make_flow() for _ in range(200)]
     t0 = time.monotonic()
     for flow in flows:
