@@ -54,11 +54,15 @@ class Secret:
         return hash(self._value)
 
 
+def _revealed(secrets: Iterable[Secret | str | None]) -> set[str]:
+    return {s.reveal() if isinstance(s, Secret) else s for s in secrets if s is not None}
+
+
 class Redactor:
     """Replaces known secret values anywhere in text or nested data, and sensitive headers."""
 
     def __init__(self, secrets: Iterable[Secret | str | None] = ()) -> None:
-        self._configured = {s.reveal() if isinstance(s, Secret) else s for s in secrets}
+        self._configured = _revealed(secrets)
         self._learned: dict[str, None] = {}  # insertion-ordered: the oldest goes first past the cap
         self._lock = threading.Lock()
         self._compile()
@@ -88,7 +92,7 @@ class Redactor:
 
     def include(self, secrets: Iterable[Secret | str | None]) -> None:
         """Also redact these (a reloaded config's new keys); values already known are kept."""
-        values = {s.reveal() if isinstance(s, Secret) else s for s in secrets} - {None}
+        values = _revealed(secrets)
         with self._lock:
             if not values <= self._configured:
                 self._configured |= values

@@ -98,9 +98,8 @@ class Session:
 
     async def set_route(self, route: str, target: str | None) -> str:
         """Change a route in the file (as it is on disk now), then in force; raises, changing nothing."""
-        from ..config_file import (
-            write_route,  # and tomlkit with it: loaded on a first switch, not in every proxy
-        )
+        # config_file brings tomlkit (comment-keeping writes): loaded on a first switch, not in every proxy
+        from ..config_file import write_route
 
         async with self._lock:
             config = await asyncio.to_thread(write_route, self.config, route, target)
